@@ -1,0 +1,193 @@
+"""A dict-backed :class:`~memory_domain.ports.MemoryStore` for tests and single-process use."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.memory_store_checks import check_topic_update, require_aware
+from memory_domain.errors import MessagesNotPending, StaleVersion
+from memory_domain.model import (
+    ChatMessage,
+    PendingState,
+    Topic,
+    TopicMemory,
+    TopicRevision,
+    TopicStatus,
+    UpdateFailure,
+)
+
+
+@dataclass(slots=True)
+class _StoredMessage:
+    message: ChatMessage
+    recorded_at: datetime
+    revision: int | None = None
+
+
+@dataclass(slots=True)
+class _Group:
+    messages: dict[str, _StoredMessage] = dataclasses.field(default_factory=dict)
+    version: int = 0
+    updated_at: datetime | None = None
+    topics: dict[str, Topic] = dataclasses.field(default_factory=dict)
+    revisions: list[TopicRevision] = dataclasses.field(default_factory=list)
+    failures: list[UpdateFailure] = dataclasses.field(default_factory=list)
+
+
+class InMemoryMemoryStore:
+    """The memory store in plain dicts, with the SQL store's semantics.
+
+    It passes the same contract suite as :class:`adapters.postgres.store.SqlMemoryStore`:
+    datetimes come back in UTC, JSON fields go through a JSON round trip, and a refused commit
+    (:class:`StaleVersion`, :class:`MessagesNotPending`) leaves everything as it was. No method
+    awaits, so each one is atomic on its event loop, as a transaction is.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[str, _Group] = {}
+
+    async def add_messages(self, messages: Sequence[ChatMessage], recorded_at: datetime) -> list[ChatMessage]:
+        require_aware(recorded_at, "recorded_at")
+        recorded_at = recorded_at.astimezone(UTC)
+        added: list[ChatMessage] = []
+        for message in messages:
+            group = self._groups.setdefault(message.group_id, _Group())
+            if message.message_id in group.messages:
+                continue
+            stored = dataclasses.replace(message, sent_at=message.sent_at.astimezone(UTC))
+            group.messages[message.message_id] = _StoredMessage(stored, recorded_at)
+            added.append(message)
+        return added
+
+    async def pending_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
+        if limit <= 0:
+            return []
+        return [stored.message for stored in self._pending(group_id)[:limit]]
+
+    async def pending_state(self, group_id: str) -> PendingState:
+        pending = self._pending(group_id)
+        oldest = min((stored.recorded_at for stored in pending), default=None)
+        return PendingState(group_id=group_id, count=len(pending), oldest_recorded_at=oldest)
+
+    async def all_pending_states(self) -> list[PendingState]:
+        states = [await self.pending_state(group_id) for group_id in sorted(self._groups)]
+        return [state for state in states if state.count]
+
+    async def messages_by_ids(self, group_id: str, message_ids: Sequence[str]) -> list[ChatMessage]:
+        group = self._groups.get(group_id)
+        if group is None:
+            return []
+        found = [group.messages[i].message for i in dict.fromkeys(message_ids) if i in group.messages]
+        return sorted(found, key=_message_order)
+
+    async def recent_integrated_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
+        if limit <= 0:
+            return []
+        group = self._groups.get(group_id)
+        integrated = (
+            [] if group is None else [s.message for s in group.messages.values() if s.revision is not None]
+        )
+        return sorted(integrated, key=_message_order)[-limit:]
+
+    async def get_topic_memory(self, group_id: str) -> TopicMemory:
+        group = self._groups.get(group_id)
+        if group is None or group.version == 0:
+            return TopicMemory(group_id=group_id, version=0)
+        active = [topic for topic in group.topics.values() if topic.status is TopicStatus.ACTIVE]
+        # Newest first, ties by id: two stable sorts, the secondary key first.
+        active.sort(key=lambda topic: topic.topic_id)
+        active.sort(key=lambda topic: topic.updated_at, reverse=True)
+        return TopicMemory(
+            group_id=group_id, version=group.version, topics=tuple(active), updated_at=group.updated_at
+        )
+
+    async def commit_topic_update(
+        self, group_id: str, expected_version: int, topics: Sequence[Topic], revision: TopicRevision
+    ) -> None:
+        check_topic_update(group_id, expected_version, topics, revision)
+        group = self._groups.get(group_id, _Group())
+        if group.version != expected_version:
+            raise StaleVersion(
+                f"group {group_id!r}: the topic memory is at version {group.version}, "
+                f"not the expected {expected_version}"
+            )
+        message_ids = list(dict.fromkeys(revision.message_ids))
+        missing = [
+            message_id
+            for message_id in message_ids
+            if message_id not in group.messages or group.messages[message_id].revision is not None
+        ]
+        if missing:
+            raise MessagesNotPending(
+                f"group {group_id!r}: {len(missing)} message(s) of revision {revision.revision} are not "
+                f"pending (already integrated or never recorded): {', '.join(missing[:5])}"
+            )
+        # Every check passed: from here on nothing can fail, so the update is all or nothing.
+        stored_revision = _stored_revision(revision)
+        self._groups[group_id] = group
+        group.version = revision.revision
+        group.updated_at = stored_revision.created_at
+        for message_id in message_ids:
+            group.messages[message_id].revision = revision.revision
+        for topic in topics:
+            group.topics[topic.topic_id] = dataclasses.replace(
+                topic,
+                message_ids=tuple(topic.message_ids),
+                created_at=topic.created_at.astimezone(UTC),
+                updated_at=topic.updated_at.astimezone(UTC),
+            )
+        group.revisions.append(stored_revision)
+
+    async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
+        if limit <= 0:
+            return []
+        group = self._groups.get(group_id)
+        revisions = [] if group is None else group.revisions
+        return sorted(revisions, key=lambda revision: revision.revision, reverse=True)[:limit]
+
+    async def record_failure(self, failure: UpdateFailure) -> None:
+        require_aware(failure.created_at, "created_at")
+        group = self._groups.setdefault(failure.group_id, _Group())
+        group.failures.append(
+            dataclasses.replace(
+                failure, created_at=failure.created_at.astimezone(UTC), message_ids=tuple(failure.message_ids)
+            )
+        )
+
+    async def last_failure(self, group_id: str) -> UpdateFailure | None:
+        group = self._groups.get(group_id)
+        if group is None or not group.failures:
+            return None
+        # The latest by time; among equal times the one recorded last, as the SQL store's id does.
+        return max(reversed(group.failures), key=lambda failure: failure.created_at)
+
+    async def group_ids(self) -> list[str]:
+        return sorted(group_id for group_id, group in self._groups.items() if group.messages)
+
+    def _pending(self, group_id: str) -> list[_StoredMessage]:
+        group = self._groups.get(group_id)
+        if group is None:
+            return []
+        pending = [stored for stored in group.messages.values() if stored.revision is None]
+        return sorted(pending, key=lambda stored: _message_order(stored.message))
+
+
+def _message_order(message: ChatMessage) -> tuple[datetime, str]:
+    return (message.sent_at, message.message_id)
+
+
+def _stored_revision(revision: TopicRevision) -> TopicRevision:
+    # The SQL store keeps ``diff`` as JSON: the same round trip here makes a diff that is not
+    # JSON fail in both, and gives back the same shapes (lists, not tuples).
+    diff: dict[str, Any] = json.loads(json.dumps(revision.diff))
+    return dataclasses.replace(
+        revision,
+        created_at=revision.created_at.astimezone(UTC),
+        message_ids=tuple(revision.message_ids),
+        diff=diff,
+    )

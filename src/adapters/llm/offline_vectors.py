@@ -1,0 +1,91 @@
+"""Sparse tf-idf vectors and running centroids for the offline topic model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+
+class Idf:
+    """Inverse document frequencies over the texts of one model input.
+
+    The corpus is the input itself (messages, titles and summaries), so a term every topic uses
+    weighs little and a term one conversation uses weighs much, with no vocabulary to download.
+    """
+
+    def __init__(self, documents: Iterable[Mapping[str, float]]) -> None:
+        frequencies: dict[str, int] = {}
+        total = 0
+        for document in documents:
+            total += 1
+            for term in document:
+                frequencies[term] = frequencies.get(term, 0) + 1
+        self._total = total
+        self._frequencies = frequencies
+
+    def __call__(self, term: str) -> float:
+        return math.log((1 + self._total) / (1 + self._frequencies.get(term, 0))) + 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Vector:
+    """A sparse tf-idf vector and its Euclidean norm."""
+
+    values: dict[str, float]
+    norm: float
+
+    @classmethod
+    def of(cls, counts: Mapping[str, float], idf: Idf) -> Vector:
+        # log1p damps repetition: "deploy deploy deploy" is not three times as much about deploying.
+        values = {term: math.log1p(count) * idf(term) for term, count in counts.items()}
+        return cls(values, math.sqrt(sum(value * value for value in values.values())))
+
+    def cosine(self, other: Vector) -> float:
+        if self.norm == 0.0 or other.norm == 0.0:
+            return 0.0
+        small, large = (self, other) if len(self.values) <= len(other.values) else (other, self)
+        values = large.values
+        dot = 0.0
+        for term, value in small.values.items():
+            weight = values.get(term)
+            if weight is not None:
+                dot += value * weight
+        return dot / (self.norm * other.norm)
+
+
+class Centroid:
+    """The sum of unit vectors of a topic's texts, with its norm kept up to date as texts join."""
+
+    __slots__ = ("_norm2", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self._norm2 = 0.0
+
+    def add(self, vector: Vector, weight: float = 1.0) -> None:
+        if vector.norm == 0.0:
+            return
+        scale = weight / vector.norm
+        values = self.values
+        for term, value in vector.values.items():
+            old = values.get(term, 0.0)
+            new = old + value * scale
+            self._norm2 += new * new - old * old
+            values[term] = new
+
+    @property
+    def norm(self) -> float:
+        return math.sqrt(max(self._norm2, 0.0))
+
+    def cosine(self, vector: Vector) -> float:
+        norm = self.norm
+        if norm == 0.0 or vector.norm == 0.0:
+            return 0.0
+        values = self.values
+        dot = 0.0
+        for term, value in vector.values.items():
+            weight = values.get(term)
+            if weight is not None:
+                dot += value * weight
+        return min(dot / (norm * vector.norm), 1.0)

@@ -1,0 +1,177 @@
+"""``ai-worker``: the operators' command line (typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from entrypoints.cli_memory import memory_app
+from entrypoints.cli_support import fail, with_container
+from entrypoints.container import Container, resolve
+from entrypoints.message_io import parse_message_line
+from entrypoints.settings import Settings, SettingsError, load_settings
+from memory_domain.errors import MemoryDomainError
+from memory_domain.model import ChatMessage
+from memory_domain.recording import MessageRecorder
+from memory_domain.scheduling import UpdateScheduler
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="ai-worker",
+    help="Group-chat memory and long tasks for an AI chat service: the worker and its tools.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(memory_app, name="memory")
+
+out = Console()
+err = Console(stderr=True)
+
+INGEST_BATCH = 500
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        err.print(str(error), markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic ``upgrade head``)."""
+    from adapters.postgres.engine import mask_url
+    from adapters.postgres.migrate import upgrade_to_head
+
+    settings = settings_or_exit()
+    try:
+        asyncio.run(upgrade_to_head(settings.database_dsn()))
+    except MemoryDomainError as error:
+        fail(err, error)
+    out.print(f"database schema is up to date: {mask_url(settings.database_dsn())}", markup=False)
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option("--burst", help="Run the queued jobs, then stop.")] = False,
+) -> None:
+    """Run the worker (the same as ``arq entrypoints.unified_worker.UnifiedWorkerSettings``)."""
+    from arq.worker import run_worker
+
+    from entrypoints.logging_setup import configure_logging
+    from entrypoints.unified_worker import build_worker_settings
+
+    settings = settings_or_exit()
+    configure_logging(settings)
+    if settings.uses_embedded_redis:
+        err.print(
+            "[yellow]No REDIS_URL or REDIS_* set: using an in-process Redis. Jobs enqueued by "
+            "other processes will not reach this worker.[/yellow]"
+        )
+    run_worker(build_worker_settings(settings), burst=burst)
+
+
+def _read_messages(path: Path) -> Iterator[tuple[int, ChatMessage | str]]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, parse_message_line(line)
+            except ValueError as error:
+                yield number, str(error)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSONL file.")],
+) -> None:
+    """Record the messages of a JSONL file (one message per line); bad lines are reported and skipped."""
+
+    async def run(container: Container) -> tuple[int, int, int, set[str]]:
+        recorder: MessageRecorder = await resolve(container.recorder)
+        recorded = duplicates = bad = 0
+        enqueued: set[str] = set()
+        batch: list[ChatMessage] = []
+
+        async def flush() -> None:
+            nonlocal recorded, duplicates
+            result = await recorder.record_many(batch)
+            recorded += result.recorded
+            duplicates += result.duplicates
+            enqueued.update(result.enqueued_groups)
+            batch.clear()
+
+        for number, item in _read_messages(file):
+            if isinstance(item, str):
+                bad += 1
+                err.print(f"{file}:{number}: skipped: {item}", markup=False)
+                continue
+            batch.append(item)
+            if len(batch) >= INGEST_BATCH:
+                await flush()
+        if batch:
+            await flush()
+        return recorded, duplicates, bad, enqueued
+
+    recorded, duplicates, bad, enqueued = run_with_container(run)
+    out.print(
+        f"recorded {recorded} messages ({duplicates} already recorded, {bad} bad lines skipped); "
+        f"updates enqueued for {len(enqueued)} groups",
+        markup=False,
+    )
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("rebuild-queues")
+def rebuild_queues() -> None:
+    """Rebuild the pending counters and the due index in Redis from the database."""
+
+    async def run(container: Container) -> int:
+        scheduler: UpdateScheduler = await resolve(container.scheduler)
+        groups = await scheduler.rebuild()
+        await scheduler.scan()
+        return groups
+
+    groups = run_with_container(run)
+    out.print(f"rebuilt the pending index: {groups} groups have pending messages", markup=False)
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the demo's SQLite database at this path.")
+    ] = None,
+) -> None:
+    """Run the whole pipeline on the bundled sample chats and print the resulting topics."""
+    from entrypoints.demo import run_demo
+
+    try:
+        asyncio.run(run_demo(out, keep))
+    except SettingsError as error:
+        err.print(str(error), markup=False)
+        raise typer.Exit(2) from None
+    except MemoryDomainError as error:
+        fail(err, error)
+
+
+def run_with_container(action: Callable[[Container], Awaitable[T]]) -> T:
+    settings = settings_or_exit()
+    try:
+        return asyncio.run(with_container(settings, action))
+    except MemoryDomainError as error:
+        fail(err, error)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return app(args=argv if argv is not None else sys.argv[1:])

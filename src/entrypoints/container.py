@@ -1,0 +1,168 @@
+"""The one composition root: which adapter serves which port.
+
+Async resources (the database engine, the Redis pool, the model client) are opened by
+``await container.init_resources()`` and closed by ``await container.shutdown_resources()``;
+nothing connects at import time. Providers that depend on an async resource return awaitables:
+use :func:`resolve`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from arq.connections import ArqRedis
+from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.llm.offline import OfflineTopicModel
+from adapters.llm.openai_model import OpenAITopicModel
+from adapters.postgres.engine import create_engine
+from adapters.postgres.store import SqlMemoryStore
+from adapters.redis.arq_queue import ArqUpdateQueue
+from adapters.redis.connection import open_embedded_pool, open_real_pool
+from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
+from adapters.system import SystemClock, UuidIds
+from entrypoints.settings import Settings
+from memory_domain.ports import TopicModel
+from memory_domain.queries import MemoryQueries
+from memory_domain.recording import MessageRecorder
+from memory_domain.scheduling import UpdateScheduler
+from memory_domain.topic_memory import TopicUpdater, UpdaterOptions
+from memory_domain.trigger_policy import TriggerPolicy
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def resolve(provider: Any) -> Any:
+    """Call a provider and await the result when it is an awaitable (async resources)."""
+    value = provider()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def open_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_dsn())
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def open_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    if settings.uses_embedded_redis:
+        pool = open_embedded_pool()
+    else:
+        pool = await open_real_pool(settings.redis_dsn())
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
+async def open_topic_model(settings: Settings) -> AsyncIterator[TopicModel]:
+    if not settings.llm_configured:
+        yield OfflineTopicModel()
+        return
+    assert settings.llm_base_url is not None and settings.llm_model is not None
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    model = OpenAITopicModel(
+        base_url=settings.llm_base_url,
+        api_key=api_key,
+        model=settings.llm_model,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_attempts=settings.llm_max_attempts,
+    )
+    try:
+        yield model
+    finally:
+        await model.aclose()
+
+
+def trigger_policy(settings: Settings) -> TriggerPolicy:
+    return TriggerPolicy(
+        threshold=settings.l2_queue_trigger_threshold,
+        force_after=timedelta(minutes=settings.l2_force_update_after_minutes),
+        max_batch=settings.l2_queue_max_len,
+    )
+
+
+def updater_options(settings: Settings) -> UpdaterOptions:
+    return UpdaterOptions(
+        lease_seconds=settings.l2_lease_seconds,
+        # The OpenAI adapter retries its transport and answers itself; the domain adds one
+        # more round only for answers that break the rewrite rules.
+        model_attempts=2 if settings.llm_configured else 1,
+        failure_backoff=timedelta(minutes=settings.l2_failure_backoff_minutes),
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    """Wires the memory domain to SQL, Redis/arq and the configured topic model."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UuidIds)
+
+    engine = providers.Resource(open_engine, settings)
+    redis = providers.Resource(open_redis, settings)
+    topic_model = providers.Resource(open_topic_model, settings)
+
+    policy = providers.Singleton(trigger_policy, settings)
+    key_prefix = providers.Callable(lambda s: s.redis_key_prefix, settings)
+
+    store = providers.Singleton(SqlMemoryStore, engine)
+    index = providers.Singleton(RedisPendingIndex, redis, key_prefix)
+    leases = providers.Singleton(RedisUpdateLeases, redis, key_prefix)
+    queue = providers.Singleton(ArqUpdateQueue, redis)
+
+    recorder = providers.Singleton(MessageRecorder, store, index, queue, policy, clock)
+    updater = providers.Singleton(
+        TopicUpdater,
+        store,
+        index,
+        leases,
+        topic_model,
+        policy,
+        clock,
+        ids,
+        providers.Callable(updater_options, settings),
+    )
+    scheduler = providers.Singleton(
+        UpdateScheduler,
+        store,
+        index,
+        leases,
+        queue,
+        policy,
+        clock,
+        reconcile_every=providers.Callable(
+            lambda s: timedelta(minutes=max(5, s.l2_force_update_after_minutes)), settings
+        ),
+    )
+    queries = providers.Singleton(MemoryQueries, store)
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
+async def open_container(container: Container) -> None:
+    """Open the async resources (engine, Redis pool, model client)."""
+    pending = container.init_resources()
+    if pending is not None:
+        await pending
+
+
+async def close_container(container: Container) -> None:
+    """Close the async resources; safe to call when they were never opened."""
+    pending = container.shutdown_resources()
+    if pending is not None:
+        await pending

@@ -1,0 +1,43 @@
+"""Structured logs (structlog) for the worker and the CLI, as console lines or JSON."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from entrypoints.settings import Settings
+
+
+def configure_logging(settings: Settings) -> None:
+    """Route stdlib logging (arq's included) through structlog's formatter on stderr."""
+    renderer: structlog.types.Processor
+    if settings.log_format == "json":
+        renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    shared: list[structlog.types.Processor] = [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # arq installs its own handler when started by its CLI; one handler is enough.
+    for name in ("arq", "arq.worker", "arq.jobs", "arq.connections"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

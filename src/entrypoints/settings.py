@@ -1,0 +1,173 @@
+"""Settings from the environment, with the seed's names and defaults.
+
+Bad values stop the worker at start with one message that names every bad variable; secrets
+(passwords, API keys, URLs that may hold them) are ``SecretStr`` and never printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REDIS_PART_NAMES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB")
+POSTGRES_PART_NAMES = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+
+
+class SettingsError(Exception):
+    """The environment holds bad settings; the message names every bad variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker, read from environment variables (and a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Redis: a whole REDIS_URL replaces the parts. Without any of them, an in-process Redis.
+    redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
+    redis_host: str = Field(default="localhost", alias="REDIS_HOST", min_length=1)
+    redis_port: int = Field(default=6379, alias="REDIS_PORT", ge=1, le=65535)
+    redis_password: SecretStr | None = Field(default=None, alias="REDIS_PASSWORD")
+    redis_db: int = Field(default=0, alias="REDIS_DB", ge=0, le=1024)
+    redis_key_prefix: str = Field(
+        default="aiw", alias="REDIS_KEY_PREFIX", pattern=r"^[A-Za-z0-9_.:\-]{1,40}$"
+    )
+
+    # PostgreSQL: a whole DATABASE_URL (which may be a SQLite URL) replaces the parts.
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    postgres_host: str = Field(default="localhost", alias="POSTGRES_HOST", min_length=1)
+    postgres_port: int = Field(default=5432, alias="POSTGRES_PORT", ge=1, le=65535)
+    postgres_user: str = Field(default="postgres", alias="POSTGRES_USER", min_length=1)
+    postgres_password: SecretStr | None = Field(default=None, alias="POSTGRES_PASSWORD")
+    postgres_db: str = Field(default="ai_service", alias="POSTGRES_DB", min_length=1)
+    sqlite_path: Path = Field(default=Path("ai-worker.db"), alias="SQLITE_PATH")
+
+    # Topic memory (L2): the seed's names and defaults.
+    l2_queue_trigger_threshold: int = Field(default=10, alias="L2_QUEUE_TRIGGER_THRESHOLD", ge=1, le=100_000)
+    l2_force_update_after_minutes: int = Field(
+        default=60, alias="L2_FORCE_UPDATE_AFTER_MINUTES", ge=0, le=7 * 24 * 60
+    )
+    l2_scan_interval_minutes: int = Field(default=5, alias="L2_SCAN_INTERVAL_MINUTES", ge=1, le=60)
+    l2_queue_max_len: int = Field(default=200, alias="L2_QUEUE_MAX_LEN", ge=1, le=5_000)
+    l2_job_timeout_seconds: int = Field(default=600, alias="L2_JOB_TIMEOUT_SECONDS", ge=10, le=24 * 3600)
+    l2_lease_seconds: float = Field(default=20.0, alias="L2_LEASE_SECONDS", ge=3, le=600)
+    l2_failure_backoff_minutes: float = Field(
+        default=5.0, alias="L2_FAILURE_BACKOFF_MINUTES", ge=0, le=24 * 60
+    )
+
+    # Language model: any OpenAI-compatible server; without LLM_BASE_URL, the offline model.
+    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
+    llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")
+    llm_model: str | None = Field(default=None, alias="LLM_MODEL")
+    llm_timeout_seconds: float = Field(default=60.0, alias="LLM_TIMEOUT_SECONDS", gt=0, le=3600)
+    llm_max_attempts: int = Field(default=3, alias="LLM_MAX_ATTEMPTS", ge=1, le=10)
+
+    # The worker process.
+    worker_max_jobs: int = Field(default=10, alias="WORKER_MAX_JOBS", ge=1, le=1000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: Literal["console", "json"] = Field(default="console", alias="LOG_FORMAT")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("postgresql", "postgres://", "sqlite")
+        ):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if self.llm_base_url and not self.llm_model:
+            raise ValueError("LLM_MODEL: required when LLM_BASE_URL is set")
+        return self
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        """No REDIS_URL nor REDIS_* in the environment: an in-process Redis (the demo default)."""
+        return self.redis_url is None and not self._any_set(REDIS_PART_NAMES)
+
+    @property
+    def uses_postgres(self) -> bool:
+        if self.database_url is not None:
+            return not self.database_url.get_secret_value().startswith("sqlite")
+        return self._any_set(POSTGRES_PART_NAMES)
+
+    def _any_set(self, names: tuple[str, ...]) -> bool:
+        """Whether any of these variables was given (in the environment or the .env file)."""
+        fields = {name.lower() for name in names}
+        return bool(fields & self.model_fields_set)
+
+    def redis_dsn(self) -> str:
+        """The Redis URL (it may hold the password: never log it)."""
+        if self.redis_url is not None:
+            return self.redis_url.get_secret_value()
+        auth = ""
+        if self.redis_password is not None and self.redis_password.get_secret_value():
+            auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    def database_dsn(self) -> str:
+        """The database URL for SQLAlchemy's async drivers (it may hold the password)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        if not self._any_set(POSTGRES_PART_NAMES):
+            return f"sqlite+aiosqlite:///{self.sqlite_path}"
+        password = ""
+        if self.postgres_password is not None and self.postgres_password.get_secret_value():
+            password = ":" + quote(self.postgres_password.get_secret_value(), safe="")
+        user = quote(self.postgres_user, safe="")
+        return (
+            f"postgresql+asyncpg://{user}{password}@{self.postgres_host}:{self.postgres_port}/"
+            f"{quote(self.postgres_db, safe='')}"
+        )
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url)
+
+
+def load_settings() -> Settings:
+    """Read the settings; raise :class:`SettingsError` naming every bad variable at once."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            location = ".".join(str(part) for part in item["loc"]) or "settings"
+            name = location.upper()
+            message = item["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            problems.append(f"  {name}: {message}" if location else f"  {message}")
+        raise SettingsError(
+            "bad settings, the worker cannot start:\n" + "\n".join(sorted(problems))
+        ) from None

@@ -1,0 +1,161 @@
+"""The one arq worker: ``arq entrypoints.unified_worker.UnifiedWorkerSettings``.
+
+Job functions are thin: they check their arguments and call one domain service. The settings
+class is built when it is first looked up (not at import), from the environment at that moment,
+so bad settings stop the worker at start with every bad variable named.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from arq import cron, func
+
+from adapters.redis.connection import open_embedded_pool, redis_settings
+from adapters.redis.serialization import deserialize, serialize
+from entrypoints.container import Container, build_container, close_container, open_container, resolve
+from entrypoints.logging_setup import configure_logging
+from entrypoints.settings import Settings, SettingsError, load_settings
+from memory_domain.errors import InvalidMessage
+from memory_domain.model import UpdateStatus, validate_group_id
+from memory_domain.scheduling import UpdateScheduler
+from memory_domain.topic_memory import TopicUpdater
+
+logger = logging.getLogger("ai_worker")
+
+FOLLOW_UP_KEY = "l2_follow_up"
+RECOVERY_SECONDS = {0, 15, 30, 45}
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or load_settings()
+    container: Container | None = ctx.get("container")
+    if container is None:
+        # Started by arq's CLI: this worker owns its resources and closes them at shutdown.
+        configure_logging(settings)
+        container = build_container(settings)
+        await open_container(container)
+        ctx["container"] = container
+        ctx["owns_container"] = True
+    ctx["updater"] = await resolve(container.updater)
+    scheduler: UpdateScheduler = await resolve(container.scheduler)
+    ctx["scheduler"] = scheduler
+    # A restarted worker may follow a flushed Redis: make the derived state match Postgres.
+    await scheduler.rebuild()
+    logger.info(
+        "worker started: database=%s, redis=%s, model=%s",
+        "postgresql" if settings.uses_postgres else "sqlite",
+        "in-process" if settings.uses_embedded_redis else "server",
+        (await resolve(container.topic_model)).name,
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    container: Container | None = ctx.get("container")
+    if container is not None and ctx.get("owns_container"):
+        await close_container(container)
+
+
+async def task_update_topic_memory(ctx: dict[str, Any], group_id: str) -> dict[str, Any]:
+    """Fold up to ``L2_QUEUE_MAX_LEN`` of the group's oldest pending messages into its topics."""
+    try:
+        validate_group_id(group_id)
+    except InvalidMessage as error:
+        raise ValueError(f"task_update_topic_memory: bad group_id argument: {error}") from None
+    updater: TopicUpdater = ctx["updater"]
+    outcome = await updater.update(group_id)
+    if outcome.status is UpdateStatus.UPDATED:
+        # Checked after the job ends, when arq has released the group's job id: the next
+        # update can only be enqueued then.
+        ctx[FOLLOW_UP_KEY] = group_id
+    return {
+        "group_id": outcome.group_id,
+        "status": outcome.status.value,
+        "revision": outcome.revision,
+        "integrated": outcome.integrated,
+        "remaining": outcome.remaining,
+    }
+
+
+async def after_job_end(ctx: dict[str, Any]) -> None:
+    group_id = ctx.get(FOLLOW_UP_KEY)
+    if group_id is None:
+        return
+    scheduler: UpdateScheduler = ctx["scheduler"]
+    try:
+        if await scheduler.enqueue_if_due(group_id):
+            logger.info("group %s: more messages are due; next update enqueued", group_id)
+    except Exception:
+        # The scan finds the group later; a follow-up must not take the worker down.
+        logger.exception("group %s: could not enqueue the follow-up update", group_id)
+
+
+async def cron_scan_topic_memory(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The L2 scan: enqueue groups due by age and revive updates that died half-way."""
+    scheduler: UpdateScheduler = ctx["scheduler"]
+    report = await scheduler.scan()
+    return {"due": len(report.due), "enqueued": len(report.enqueued), "revived": len(report.revived)}
+
+
+async def cron_recover_topic_updates(ctx: dict[str, Any]) -> int:
+    """Every 15 s: hand on the updates of workers that died, so no group waits long."""
+    scheduler: UpdateScheduler = ctx["scheduler"]
+    return len(await scheduler.recover())
+
+
+def build_worker_settings(settings: Settings | None = None) -> type:
+    """The arq settings class for these settings (read from the environment when not given)."""
+    settings = settings or load_settings()
+    scan_minutes = set(range(0, 60, settings.l2_scan_interval_minutes))
+    attributes: dict[str, Any] = {
+        "functions": [
+            func(
+                task_update_topic_memory,
+                name="task_update_topic_memory",
+                timeout=settings.l2_job_timeout_seconds,
+                keep_result=0,
+            ),
+        ],
+        "cron_jobs": [
+            cron(
+                cron_scan_topic_memory,
+                name="cron_scan_topic_memory",
+                minute=scan_minutes,
+                second=0,
+                run_at_startup=True,
+                keep_result=0,
+            ),
+            cron(
+                cron_recover_topic_updates,
+                name="cron_recover_topic_updates",
+                second=RECOVERY_SECONDS,
+                keep_result=0,
+            ),
+        ],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "after_job_end": after_job_end,
+        "max_jobs": settings.worker_max_jobs,
+        "job_serializer": serialize,
+        "job_deserializer": deserialize,
+        "keep_result": 0,
+        "ctx": {"settings": settings},
+        "__doc__": "arq settings of the unified memory worker.",
+    }
+    if settings.uses_embedded_redis:
+        attributes["redis_pool"] = open_embedded_pool()
+    else:
+        attributes["redis_settings"] = redis_settings(settings.redis_dsn())
+    return type("UnifiedWorkerSettings", (), attributes)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UnifiedWorkerSettings":
+        try:
+            return build_worker_settings()
+        except SettingsError as error:
+            print(error, file=sys.stderr)
+            raise SystemExit(2) from None
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

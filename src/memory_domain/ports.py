@@ -1,0 +1,216 @@
+"""Ports of the memory domain: what its services need from the outside world.
+
+Every port has an in-memory adapter (``adapters.in_memory``) that passes the same contract
+tests as the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from memory_domain.model import (
+    ChatMessage,
+    IndexEntry,
+    PendingState,
+    Topic,
+    TopicMemory,
+    TopicModelInput,
+    TopicRevision,
+    TopicRewrite,
+    UpdateFailure,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A new unique, opaque identifier."""
+        ...
+
+
+class MemoryStore(Protocol):
+    """The source of truth: messages, topic memory and its revisions (Postgres in production)."""
+
+    async def add_messages(self, messages: Sequence[ChatMessage], recorded_at: datetime) -> list[ChatMessage]:
+        """Store the messages not stored yet (keyed by group and message id); return those.
+
+        Recording the same message twice stores it once.
+        """
+        ...
+
+    async def pending_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
+        """The group's oldest pending messages (by sent time, then message id), at most ``limit``."""
+        ...
+
+    async def pending_state(self, group_id: str) -> PendingState:
+        """How many messages of the group are pending, and when the oldest was recorded."""
+        ...
+
+    async def all_pending_states(self) -> list[PendingState]:
+        """The pending state of every group that has pending messages."""
+        ...
+
+    async def messages_by_ids(self, group_id: str, message_ids: Sequence[str]) -> list[ChatMessage]:
+        """The group's messages with these ids (those that exist), in no particular order."""
+        ...
+
+    async def recent_integrated_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
+        """The group's most recently sent integrated messages, oldest first, at most ``limit``."""
+        ...
+
+    async def get_topic_memory(self, group_id: str) -> TopicMemory:
+        """The group's active topics and version (version 0 and no topics for a new group)."""
+        ...
+
+    async def commit_topic_update(
+        self,
+        group_id: str,
+        expected_version: int,
+        topics: Sequence[Topic],
+        revision: TopicRevision,
+    ) -> None:
+        """Atomically replace the group's topics, add the revision row and mark its messages.
+
+        ``topics`` is every topic the update touched or archived (active and archived ones);
+        topics not listed keep their rows. Raises :class:`StaleVersion` when the stored version
+        is not ``expected_version`` and :class:`MessagesNotPending` when any of
+        ``revision.message_ids`` is not pending; in both cases nothing is written.
+        """
+        ...
+
+    async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
+        """The group's topic revisions, newest first."""
+        ...
+
+    async def record_failure(self, failure: UpdateFailure) -> None:
+        """Keep the error of a failed update for operators."""
+        ...
+
+    async def last_failure(self, group_id: str) -> UpdateFailure | None:
+        """The most recent failure of the group's updates, if any."""
+        ...
+
+    async def group_ids(self) -> list[str]:
+        """Every group that has at least one message."""
+        ...
+
+
+class PendingIndex(Protocol):
+    """Derived pending state in Redis: a counter per group and the due index (a sorted set).
+
+    Everything here can be rebuilt from :class:`MemoryStore`; losing it loses no message.
+    """
+
+    async def add_pending(self, counts: dict[str, int], due_at: datetime) -> dict[str, int]:
+        """Add ``counts[group]`` pending messages to each group, in one round trip.
+
+        A group not yet in the due index is put there with score ``due_at``; a group already
+        there keeps its earlier score. Returns each group's new pending count.
+        """
+        ...
+
+    async def settle(
+        self,
+        group_id: str,
+        integrated: int,
+        remaining: int,
+        next_due_at: datetime | None,
+        fallback_due_at: datetime,
+    ) -> int:
+        """Take ``integrated`` messages off the group's count after an update committed.
+
+        ``remaining`` and ``next_due_at`` are what the store said after the commit: how many
+        messages are still pending and when the group is due for them (None: nothing pending).
+        The counter is decremented rather than overwritten, so messages recorded meanwhile
+        keep their increments; a counter that would go negative (it had drifted) is reset to
+        ``remaining``. When the counter still shows messages the store did not know of, the
+        group stays due at ``fallback_due_at`` at the latest. Returns the new count.
+        """
+        ...
+
+    async def defer(self, group_id: str, until: datetime) -> None:
+        """Make the group due at ``until``: when a failed update is tried again (its backoff)."""
+        ...
+
+    async def pending_count(self, group_id: str) -> int:
+        """The group's pending count as the index knows it (0 when unknown)."""
+        ...
+
+    async def due_at(self, group_id: str) -> datetime | None:
+        """When the group becomes due, or None when it is not in the due index."""
+        ...
+
+    async def due_groups(self, now: datetime, limit: int) -> list[str]:
+        """Groups whose due time is at or before ``now``, earliest first, at most ``limit``."""
+        ...
+
+    async def rebuild(
+        self, entries: Sequence[IndexEntry], keep_due_after: datetime, valid_for: timedelta
+    ) -> None:
+        """Make the index agree with ``entries`` (read from the store) and mark it built.
+
+        Groups listed get exactly the given count and due time. Groups not listed are removed,
+        except those due after ``keep_due_after``: they entered the index while the store was
+        being read. The built mark lasts ``valid_for``; then the scan reconciles again.
+        """
+        ...
+
+    async def is_built(self) -> bool:
+        """False when the index was never built or Redis lost it (it must be rebuilt)."""
+        ...
+
+
+class UpdateLeases(Protocol):
+    """Short, renewable leases that mark a group's update as running on a live worker."""
+
+    async def acquire(self, group_id: str, holder: str, ttl_seconds: float) -> bool:
+        """Take the group's lease for ``holder`` unless another holder has a live one."""
+        ...
+
+    async def renew(self, group_id: str, holder: str, ttl_seconds: float) -> bool:
+        """Extend the lease; False when ``holder`` no longer holds it."""
+        ...
+
+    async def release(self, group_id: str, holder: str) -> None:
+        """Give the lease up (no effect when ``holder`` does not hold it)."""
+        ...
+
+    async def expired(self, now: datetime, limit: int) -> list[str]:
+        """Groups whose lease ran out without being released: their update died."""
+        ...
+
+    async def forget(self, group_id: str) -> None:
+        """Drop the record of an expired lease once its group's work was handed on."""
+        ...
+
+
+class UpdateQueue(Protocol):
+    """Hands topic updates to workers (arq in production). One queued update per group."""
+
+    async def enqueue_update(self, group_id: str) -> bool:
+        """Queue the group's update; False when one is already queued or running."""
+        ...
+
+    async def revive_update(self, group_id: str) -> None:
+        """Make the group's update run again now: its previous run died with its worker."""
+        ...
+
+
+class TopicModel(Protocol):
+    """A language model (or the offline model) that rewrites a group's topics."""
+
+    @property
+    def name(self) -> str:
+        """The model's name, recorded on each revision."""
+        ...
+
+    async def rewrite_topics(self, model_input: TopicModelInput) -> TopicRewrite:
+        """Fold the new messages into the topics. Raises :class:`ModelError` on any failure."""
+        ...

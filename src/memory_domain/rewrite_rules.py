@@ -1,0 +1,60 @@
+"""The rules a model's topic rewrite must keep before anything is written."""
+
+from __future__ import annotations
+
+from memory_domain.errors import InvalidRewrite
+from memory_domain.model import TopicModelInput, TopicRewrite
+
+MAX_TITLE_LENGTH = 120
+MAX_SUMMARY_LENGTH = 2_000
+MAX_ACTIVE_TOPICS = 50
+
+
+def validate_rewrite(model_input: TopicModelInput, rewrite: TopicRewrite) -> None:
+    """Raise :class:`InvalidRewrite` naming the first broken rule; return None when the rewrite is usable.
+
+    - every ``topic_id`` is an id of a current topic, or None for a new topic, and no id repeats;
+    - every title and summary is non-empty and within its length limit;
+    - every new message is assigned to exactly one topic, and only new messages are assigned;
+    - at most ``MAX_ACTIVE_TOPICS`` topics stay active;
+    - when there were topics, at least one of them is kept (a rewrite that would drop every
+      existing topic is refused: it is how a confused model wipes a memory).
+    """
+    known = {topic.topic_id for topic in model_input.topics}
+    new_ids = {message.message_id for message in model_input.new_messages}
+    if not rewrite.topics:
+        raise InvalidRewrite("the rewrite has no topics")
+    if len(rewrite.topics) > MAX_ACTIVE_TOPICS:
+        raise InvalidRewrite(f"the rewrite has {len(rewrite.topics)} topics; at most {MAX_ACTIVE_TOPICS}")
+    seen_topics: set[str] = set()
+    assigned: dict[str, int] = {}
+    for index, draft in enumerate(rewrite.topics):
+        label = draft.topic_id or f"new topic #{index + 1}"
+        if draft.topic_id is not None:
+            if draft.topic_id not in known:
+                raise InvalidRewrite(f"topic id {draft.topic_id!r} is not a current topic of the group")
+            if draft.topic_id in seen_topics:
+                raise InvalidRewrite(f"topic id {draft.topic_id!r} appears more than once")
+            seen_topics.add(draft.topic_id)
+        if not draft.title.strip():
+            raise InvalidRewrite(f"{label}: the title is empty")
+        if len(draft.title) > MAX_TITLE_LENGTH:
+            raise InvalidRewrite(f"{label}: the title is longer than {MAX_TITLE_LENGTH} characters")
+        if not draft.summary.strip():
+            raise InvalidRewrite(f"{label}: the summary is empty")
+        if len(draft.summary) > MAX_SUMMARY_LENGTH:
+            raise InvalidRewrite(f"{label}: the summary is longer than {MAX_SUMMARY_LENGTH} characters")
+        if draft.topic_id is None and not draft.new_message_ids:
+            raise InvalidRewrite(f"{label}: a new topic must be built from at least one new message")
+        for message_id in draft.new_message_ids:
+            if message_id not in new_ids:
+                raise InvalidRewrite(f"{label}: message {message_id!r} is not one of this update's messages")
+            assigned[message_id] = assigned.get(message_id, 0) + 1
+    twice = sorted(message_id for message_id, count in assigned.items() if count > 1)
+    if twice:
+        raise InvalidRewrite(f"messages assigned to more than one topic: {', '.join(twice[:5])}")
+    missing = sorted(new_ids - assigned.keys())
+    if missing:
+        raise InvalidRewrite(f"messages assigned to no topic: {', '.join(missing[:5])}")
+    if known and not seen_topics:
+        raise InvalidRewrite(f"the rewrite would drop all {len(known)} existing topics")

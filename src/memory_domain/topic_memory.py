@@ -1,0 +1,232 @@
+"""Folding a group's pending messages into its rolling topic memory (one L2 update)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from memory_domain.errors import LeaseLost, MessagesNotPending, ModelError, StaleVersion
+from memory_domain.model import (
+    ChatMessage,
+    PendingState,
+    TopicModelInput,
+    TopicRevision,
+    TopicRewrite,
+    UpdateFailure,
+    UpdateOutcome,
+    UpdateStatus,
+    validate_group_id,
+)
+from memory_domain.ports import Clock, IdGenerator, MemoryStore, PendingIndex, TopicModel, UpdateLeases
+from memory_domain.rewrite_rules import validate_rewrite
+from memory_domain.topic_merge import merge_rewrite
+from memory_domain.trigger_policy import TriggerPolicy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdaterOptions:
+    lease_seconds: float = 20.0
+    model_attempts: int = 3
+    context_messages: int = 60
+    conflict_attempts: int = 3
+    failure_backoff: timedelta = timedelta(minutes=5)
+
+
+class TopicUpdater:
+    """Runs one topic update of a group: read, ask the model outside any transaction, commit.
+
+    The update holds the group's lease while it runs and renews it (a heartbeat), so that a
+    worker that dies mid-update is noticed within one lease. Safety does not rest on the lease:
+    the commit is guarded by the memory's version and by the messages still being pending.
+    """
+
+    def __init__(
+        self,
+        store: MemoryStore,
+        index: PendingIndex,
+        leases: UpdateLeases,
+        model: TopicModel,
+        policy: TriggerPolicy,
+        clock: Clock,
+        ids: IdGenerator,
+        options: UpdaterOptions | None = None,
+    ) -> None:
+        self._store = store
+        self._index = index
+        self._leases = leases
+        self._model = model
+        self._policy = policy
+        self._clock = clock
+        self._ids = ids
+        self._options = options or UpdaterOptions()
+
+    async def update(self, group_id: str) -> UpdateOutcome:
+        """Integrate up to ``policy.max_batch`` of the group's oldest pending messages."""
+        validate_group_id(group_id)
+        holder = self._ids.new_id()
+        ttl = self._options.lease_seconds
+        if not await self._leases.acquire(group_id, holder, ttl):
+            return UpdateOutcome(group_id=group_id, status=UpdateStatus.BUSY)
+        try:
+            async with self._heartbeat(group_id, holder) as lost:
+                return await self._update_with_retries(group_id, lost)
+        finally:
+            await self._leases.release(group_id, holder)
+
+    @asynccontextmanager
+    async def _heartbeat(self, group_id: str, holder: str) -> AsyncIterator[asyncio.Event]:
+        lost = asyncio.Event()
+        ttl = self._options.lease_seconds
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(ttl / 3)
+                try:
+                    if not await self._leases.renew(group_id, holder, ttl):
+                        lost.set()
+                        return
+                except Exception:
+                    # A blip in Redis must not kill the update; the lease has slack for two misses.
+                    logger.warning("lease renewal failed for group %s", group_id, exc_info=True)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield lost
+        finally:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _update_with_retries(self, group_id: str, lost: asyncio.Event) -> UpdateOutcome:
+        attempts = self._options.conflict_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._update_once(group_id, lost)
+            except (StaleVersion, MessagesNotPending) as conflict:
+                # Another writer got there first; re-read and redo the work on fresh state.
+                if attempt == attempts:
+                    raise
+                logger.info("group %s: %s; retrying (%d/%d)", group_id, conflict, attempt, attempts)
+        raise AssertionError("unreachable")
+
+    async def _update_once(self, group_id: str, lost: asyncio.Event) -> UpdateOutcome:
+        memory = await self._store.get_topic_memory(group_id)
+        pending = await self._store.pending_messages(group_id, self._policy.max_batch)
+        if not pending:
+            state = await self._settle(group_id, integrated=0)
+            return UpdateOutcome(group_id, UpdateStatus.NOTHING_PENDING, remaining=state.count)
+        model_input = TopicModelInput(
+            group_id=group_id,
+            topics=memory.topics,
+            new_messages=tuple(pending),
+            context_messages=tuple(await self._context(group_id, pending)),
+        )
+        started = time.monotonic()
+        try:
+            rewrite = await self._ask_model(model_input)
+        except ModelError as error:
+            await self._record_failure(group_id, pending, error)
+            raise
+        duration_ms = int((time.monotonic() - started) * 1000)
+        now = self._clock.now()
+        topics, diff = merge_rewrite(memory.topics, rewrite, now, self._ids)
+        revision = TopicRevision(
+            group_id=group_id,
+            revision=memory.version + 1,
+            created_at=now,
+            message_ids=tuple(message.message_id for message in pending),
+            model=rewrite.usage.model,
+            prompt_tokens=rewrite.usage.prompt_tokens,
+            completion_tokens=rewrite.usage.completion_tokens,
+            duration_ms=duration_ms,
+            diff=diff,
+        )
+        if lost.is_set():
+            raise LeaseLost(f"group {group_id}: the update lost its lease before committing")
+        await self._store.commit_topic_update(group_id, memory.version, topics, revision)
+        state = await self._settle(group_id, integrated=len(pending))
+        follow_up = self._policy.is_due(state.count, state.oldest_recorded_at, self._clock.now())
+        logger.info(
+            "group %s: revision %d integrated %d messages, %d pending",
+            group_id,
+            revision.revision,
+            len(pending),
+            state.count,
+        )
+        return UpdateOutcome(
+            group_id,
+            UpdateStatus.UPDATED,
+            revision=revision.revision,
+            integrated=len(pending),
+            remaining=state.count,
+            follow_up=follow_up,
+        )
+
+    async def _context(self, group_id: str, pending: list[ChatMessage]) -> list[ChatMessage]:
+        """Recent integrated messages plus the earlier messages that new ones reply to."""
+        recent = await self._store.recent_integrated_messages(group_id, self._options.context_messages)
+        known = {message.message_id for message in recent} | {message.message_id for message in pending}
+        wanted = sorted({m.reply_to for m in pending if m.reply_to and m.reply_to not in known})
+        replied = await self._store.messages_by_ids(group_id, wanted) if wanted else []
+        return sorted([*replied, *recent], key=lambda m: (m.sent_at, m.message_id))
+
+    async def _ask_model(self, model_input: TopicModelInput) -> TopicRewrite:
+        attempts = max(1, self._options.model_attempts)
+        last_error: ModelError | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                rewrite = await self._model.rewrite_topics(model_input)
+                validate_rewrite(model_input, rewrite)
+                return rewrite
+            except ModelError as error:
+                last_error = error
+                logger.warning(
+                    "group %s: model %s answer unusable (%d/%d): %s",
+                    model_input.group_id,
+                    self._model.name,
+                    attempt,
+                    attempts,
+                    error,
+                )
+        assert last_error is not None
+        raise last_error
+
+    async def _record_failure(self, group_id: str, pending: list[ChatMessage], error: Exception) -> None:
+        now = self._clock.now()
+        failure = UpdateFailure(
+            group_id=group_id,
+            created_at=now,
+            error=f"{type(error).__name__}: {error}"[:4000],
+            message_ids=tuple(message.message_id for message in pending),
+        )
+        try:
+            await self._store.record_failure(failure)
+            await self._index.defer(group_id, now + self._options.failure_backoff)
+        except Exception:
+            logger.exception("group %s: could not record the failed update", group_id)
+
+    async def _settle(self, group_id: str, integrated: int) -> PendingState:
+        """Bring the group's derived pending state in line with the store after an update."""
+        state = await self._store.pending_state(group_id)
+        next_due = None
+        if state.count and state.oldest_recorded_at is not None:
+            next_due = self._policy.due_at(state.oldest_recorded_at)
+            if state.count >= self._policy.threshold:
+                next_due = min(next_due, self._clock.now())
+        await self._index.settle(
+            group_id,
+            integrated=integrated,
+            remaining=state.count,
+            next_due_at=next_due,
+            fallback_due_at=self._policy.due_at(self._clock.now()),
+        )
+        return state

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+import pickle
+from collections.abc import AsyncIterator
+
+import pytest
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix
+
+from adapters.redis.arq_queue import ArqUpdateQueue, update_job_id
+from adapters.redis.connection import open_real_pool
+from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
+from adapters.redis.serialization import PickledJobRefused, deserialize, serialize
+from memory_domain.errors import IndexUnavailable
+from tests.contracts.pending_index_contract import T0, PendingIndexContract, UpdateLeasesContract
+from tests.support.redis_space import empty_redis, redis_test_url
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def arq_pool() -> AsyncIterator[ArqRedis]:
+    async with empty_redis():
+        pool = await open_real_pool(redis_test_url())
+        try:
+            yield pool
+        finally:
+            await pool.aclose()
+
+
+class TestRedisPendingIndex(PendingIndexContract):
+    @pytest.fixture
+    async def index(self, arq_pool: ArqRedis) -> RedisPendingIndex:
+        return RedisPendingIndex(arq_pool, prefix="test")
+
+
+class TestRedisUpdateLeases(UpdateLeasesContract):
+    @pytest.fixture
+    async def leases(self, arq_pool: ArqRedis) -> RedisUpdateLeases:
+        return RedisUpdateLeases(arq_pool, prefix="test")
+
+
+async def test_a_whole_batch_is_counted_in_one_round_trip(arq_pool: ArqRedis) -> None:
+    index = RedisPendingIndex(arq_pool, prefix="test")
+    counts = {f"group-{i}": i + 1 for i in range(50)}
+    sent: list[object] = []
+    original = arq_pool.execute_command
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        sent.append(args[0])
+        return await original(*args, **kwargs)
+
+    arq_pool.execute_command = counting  # type: ignore[method-assign]
+    try:
+        result = await index.add_pending(counts, due_at=T0)
+    finally:
+        arq_pool.execute_command = original  # type: ignore[method-assign]
+    assert result == counts
+    assert len(sent) == 1, f"expected one round trip, saw {sent}"
+
+
+async def test_one_job_per_group_and_no_kept_result_blocks_the_next(arq_pool: ArqRedis) -> None:
+    queue = ArqUpdateQueue(arq_pool)
+    assert await queue.enqueue_update("g1")
+    assert not await queue.enqueue_update("g1")
+    assert await queue.enqueue_update("g2")
+    raw = await arq_pool.get(job_key_prefix + update_job_id("g1"))
+    job = json.loads(raw)
+    assert (job["f"], job["a"]) == ("task_update_topic_memory", ["g1"])
+
+
+async def test_revive_lets_a_dead_run_go_again_at_once(arq_pool: ArqRedis) -> None:
+    queue = ArqUpdateQueue(arq_pool)
+    assert await queue.enqueue_update("g1")
+    job_id = update_job_id("g1")
+    await arq_pool.set(in_progress_key_prefix + job_id, b"1", px=3_600_000)  # a worker died holding it
+    await queue.revive_update("g1")
+    assert not await arq_pool.exists(in_progress_key_prefix + job_id)
+    assert await arq_pool.zscore("arq:queue", job_id) is not None
+    await arq_pool.delete(job_key_prefix + job_id)  # the job itself is gone: revive enqueues anew
+    await queue.revive_update("g1")
+    assert await arq_pool.exists(job_key_prefix + job_id)
+
+
+async def test_an_unreachable_redis_is_reported_as_the_index_being_unavailable() -> None:
+    from redis.asyncio import Redis
+
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    index = RedisPendingIndex(dead, prefix="test")
+    with pytest.raises(IndexUnavailable, match="unreachable"):
+        await index.add_pending({"g": 1}, due_at=T0)
+    await dead.aclose()
+
+
+def test_jobs_are_json_and_a_pickled_job_is_refused_with_how_to_enqueue() -> None:
+    job = {"f": "task_update_topic_memory", "a": ["群"], "k": {}, "t": 1, "et": 1}
+    assert deserialize(serialize(job)) == job
+    with pytest.raises(PickledJobRefused, match="create_pool"):
+        deserialize(pickle.dumps(job))
+    with pytest.raises(PickledJobRefused, match="not JSON"):
+        deserialize(b"\x00garbage")
+    assert json.loads(serialize({"r": ValueError("bad")}))["r"] == {"error": "ValueError", "message": "bad"}

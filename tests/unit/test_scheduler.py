@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.support.world import World, message, messages
+
+
+async def test_the_scan_enqueues_only_groups_whose_oldest_message_waited_long_enough() -> None:
+    world = World()
+    await world.record(messages(3, "old"))
+    world.clock.advance(timedelta(minutes=30))
+    await world.record(messages(3, "young", prefix="y"))
+    world.clock.advance(timedelta(minutes=31))
+    report = await world.scheduler.scan()
+    assert report.due == ("old",) and report.enqueued == ("old",)
+    assert world.queue.queued == ["old"]
+
+
+async def test_the_scan_does_not_enqueue_a_group_twice() -> None:
+    world = World()
+    await world.record(messages(3))
+    world.clock.advance(timedelta(minutes=61))
+    await world.scheduler.scan()
+    second = await world.scheduler.scan()
+    assert second.due == ("g1",) and second.enqueued == ()
+    assert world.queue.queued == ["g1"]
+
+
+async def test_a_flushed_index_is_rebuilt_from_the_store_by_the_next_scan() -> None:
+    world = World()
+    await world.scheduler.rebuild()
+    await world.record(messages(12, "big") + messages(2, "small", prefix="s"))
+    world.queue.queued.clear()
+    world.index.flush()
+    report = await world.scheduler.scan()
+    assert report.rebuilt
+    assert world.index.counts == {"big": 12, "small": 2}
+    # A group over the threshold is due at once after a rebuild; the small one waits its age.
+    assert report.enqueued == ("big",)
+    world.clock.advance(timedelta(minutes=61))
+    assert (await world.scheduler.scan()).enqueued == ("small",)
+
+
+async def test_a_rebuild_keeps_groups_recorded_while_it_read_the_store() -> None:
+    world = World()
+    await world.record([message("a1", "early")])
+    states = await world.store.all_pending_states()
+    world.clock.advance(timedelta(seconds=5))
+    await world.record([message("b1", "meanwhile")])  # arrives during the rebuild
+    world.store.all_pending_states = lambda: _ready(states)  # type: ignore[method-assign]
+    world.clock.advance(timedelta(seconds=-5))
+    await world.scheduler.rebuild()
+    assert set(world.index.due) == {"early", "meanwhile"}
+
+
+async def _ready(value: object) -> object:
+    return value
+
+
+async def test_an_update_whose_worker_died_is_revived_once_its_lease_expires() -> None:
+    world = World()
+    await world.record(messages(10))
+    group_id = world.queue.take()
+    assert group_id == "g1"
+    assert await world.leases.acquire("g1", "dead-worker", 20)  # ...and the worker dies here
+    assert await world.scheduler.recover() == []
+    world.clock.advance(timedelta(seconds=21))
+    assert await world.scheduler.recover() == ["g1"]
+    assert world.queue.revived == ["g1"] and world.queue.queued == ["g1"]
+    assert world.leases.leases == {}
+    await world.drain()
+    assert (await world.store.pending_state("g1")).count == 0
+
+
+async def test_enqueue_if_due_follows_the_index() -> None:
+    world = World()
+    await world.record(messages(3))
+    assert not await world.scheduler.enqueue_if_due("g1")
+    world.clock.advance(timedelta(minutes=60))
+    assert await world.scheduler.enqueue_if_due("g1")
+    assert not await world.scheduler.enqueue_if_due("unknown")

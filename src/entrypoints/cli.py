@@ -31,8 +31,8 @@ app = typer.Typer(
 )
 app.add_typer(memory_app, name="memory")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 INGEST_BATCH = 500
 
@@ -175,3 +175,7 @@ def run_with_container(action: Callable[[Container], Awaitable[T]]) -> T:
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     return app(args=argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -19,8 +19,8 @@ from memory_domain.queries import GroupMemoryView, MemoryQueries
 from memory_domain.scheduling import UpdateScheduler
 
 memory_app = typer.Typer(help="Read and manage a group's memory.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -101,10 +101,8 @@ class TopicUpdater:
             yield lost
         finally:
             task.cancel()
-            try:
+            with suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def _update_with_retries(self, group_id: str, lost: asyncio.Event) -> UpdateOutcome:
         attempts = self._options.conflict_attempts

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -19,63 +18,7 @@ from memory_domain.model import (
     UpdateFailure,
 )
 from memory_domain.ports import MemoryStore
-
-T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-BEIJING = timezone(timedelta(hours=8))
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def msg(message_id: str, *, group: str = "g1", minute: float = 0, content: str | None = None) -> ChatMessage:
-    return ChatMessage(
-        message_id=message_id,
-        group_id=group,
-        sender_id="u1",
-        sender_name="Alice",
-        role=Role.USER,
-        content=content or f"message {message_id}",
-        sent_at=at(minute),
-    )
-
-
-def topic(
-    topic_id: str, *, minute: float = 0, status: TopicStatus = TopicStatus.ACTIVE, title: str | None = None
-) -> Topic:
-    return Topic(
-        topic_id=topic_id,
-        title=title or f"title {topic_id}",
-        summary=f"summary of {topic_id}",
-        message_ids=("m1",),
-        created_at=T0,
-        updated_at=at(minute),
-        status=status,
-    )
-
-
-def revision(number: int, message_ids: Sequence[str], *, group: str = "g1") -> TopicRevision:
-    return TopicRevision(
-        group_id=group,
-        revision=number,
-        created_at=at(100 + number),
-        message_ids=tuple(message_ids),
-        model="offline",
-        prompt_tokens=10 * number,
-        completion_tokens=number,
-        duration_ms=5,
-        diff={"revision": number, "added": ["t1"]},
-    )
-
-
-def ids(messages: Sequence[ChatMessage]) -> list[str]:
-    return [message.message_id for message in messages]
-
-
-async def commit(
-    store: MemoryStore, version: int, message_ids: Sequence[str], topics: Sequence[Topic] = (), group: str = "g1"
-) -> None:
-    await store.commit_topic_update(group, version, topics, revision(version + 1, message_ids, group=group))
+from tests.contracts.memory_store_builders import BEIJING, T0, at, commit, ids, msg, revision, topic
 
 
 class MemoryStoreContract:
@@ -85,7 +28,9 @@ class MemoryStoreContract:
     def store(self) -> MemoryStore:
         raise NotImplementedError("a subclass of MemoryStoreContract provides the store under test")
 
-    async def assert_unchanged_after_refusal(self, store: MemoryStore, version: int, pending: list[str]) -> None:
+    async def assert_unchanged_after_refusal(
+        self, store: MemoryStore, version: int, pending: list[str]
+    ) -> None:
         memory = await store.get_topic_memory("g1")
         assert memory.version == version
         assert ids(await store.pending_messages("g1", 100)) == pending
@@ -134,7 +79,9 @@ class MemoryStoreContract:
         assert await store.pending_state("g1") == PendingState("g1", 2, at(10))
         assert await store.pending_state("nobody") == PendingState("nobody", 0, None)
 
-    async def test_all_pending_states_lists_only_groups_with_pending_messages(self, store: MemoryStore) -> None:
+    async def test_all_pending_states_lists_only_groups_with_pending_messages(
+        self, store: MemoryStore
+    ) -> None:
         await store.add_messages([msg("m1", group="g3"), msg("m1"), msg("m2")], T0)
         await store.add_messages([msg("m1", group="g2")], at(1))
         await commit(store, 0, ["m1"], group="g2")
@@ -145,11 +92,17 @@ class MemoryStoreContract:
         memory = await store.get_topic_memory("g1")
         assert (memory.group_id, memory.version, memory.topics, memory.updated_at) == ("g1", 0, (), None)
 
-    async def test_a_commit_marks_exactly_its_messages_and_bumps_the_version(self, store: MemoryStore) -> None:
+    async def test_a_commit_marks_exactly_its_messages_and_bumps_the_version(
+        self, store: MemoryStore
+    ) -> None:
         await store.add_messages([msg(f"m{i}", minute=i) for i in range(1, 5)], T0)
         await commit(store, 0, ["m1", "m2"], [topic("t1")])
         memory = await store.get_topic_memory("g1")
-        assert (memory.version, memory.topics, memory.updated_at) == (1, (topic("t1"),), revision(1, []).created_at)
+        assert (memory.version, memory.topics, memory.updated_at) == (
+            1,
+            (topic("t1"),),
+            revision(1, []).created_at,
+        )
         assert ids(await store.pending_messages("g1", 10)) == ["m3", "m4"]
         await commit(store, 1, ["m4"])
         assert (await store.get_topic_memory("g1")).version == 2
@@ -166,7 +119,9 @@ class MemoryStoreContract:
         await self.assert_unchanged_after_refusal(store, 1, ["m2"])
         assert (await store.get_topic_memory("g1")).topics == (topic("t1"),)
 
-    async def test_a_commit_on_a_stale_version_is_refused_and_writes_nothing(self, store: MemoryStore) -> None:
+    async def test_a_commit_on_a_stale_version_is_refused_and_writes_nothing(
+        self, store: MemoryStore
+    ) -> None:
         await store.add_messages([msg("m1"), msg("m2", minute=1)], T0)
         await commit(store, 0, ["m1"], [topic("t1")])
         with pytest.raises(StaleVersion):
@@ -222,7 +177,11 @@ class MemoryStoreContract:
         await store.add_messages([msg("m1"), msg("m2", minute=1), msg("m3", minute=2)], T0)
         for version, message_id in enumerate(["m1", "m2", "m3"]):
             await commit(store, version, [message_id])
-        assert await store.list_revisions("g1", 10) == [revision(3, ["m3"]), revision(2, ["m2"]), revision(1, ["m1"])]
+        assert await store.list_revisions("g1", 10) == [
+            revision(3, ["m3"]),
+            revision(2, ["m2"]),
+            revision(1, ["m1"]),
+        ]
         assert [r.revision for r in await store.list_revisions("g1", 2)] == [3, 2]
         assert await store.list_revisions("g2", 10) == []
 
@@ -233,7 +192,9 @@ class MemoryStoreContract:
             await store.record_failure(failure)
         assert await store.last_failure("g1") == failures[1]
 
-    async def test_recent_integrated_messages_are_the_latest_sent_oldest_first(self, store: MemoryStore) -> None:
+    async def test_recent_integrated_messages_are_the_latest_sent_oldest_first(
+        self, store: MemoryStore
+    ) -> None:
         await store.add_messages([msg(f"m{i}", minute=i) for i in range(1, 6)], T0)
         await commit(store, 0, ["m1", "m3"])
         await commit(store, 1, ["m4", "m2"])
@@ -241,7 +202,9 @@ class MemoryStoreContract:
         assert ids(await store.recent_integrated_messages("g1", 10)) == ["m1", "m2", "m3", "m4"]
         assert await store.recent_integrated_messages("g2", 10) == []
 
-    async def test_messages_by_ids_returns_the_existing_messages_of_that_group(self, store: MemoryStore) -> None:
+    async def test_messages_by_ids_returns_the_existing_messages_of_that_group(
+        self, store: MemoryStore
+    ) -> None:
         await store.add_messages([msg("m1"), msg("m2", minute=1), msg("m3", group="g2")], T0)
         await commit(store, 0, ["m1"])
         found = await store.messages_by_ids("g1", ["m2", "m1", "m3", "ghost", "m1"])

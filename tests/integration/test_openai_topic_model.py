@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.support.openai_server import OpenAICompatibleServer, ScriptedResponse, running_openai_server
 
 from adapters.llm.openai_model import OpenAITopicModel
 from adapters.llm.prompt import DATA_BEGIN, DATA_END
 from memory_domain.errors import InvalidRewrite, ModelError
 from memory_domain.model import ChatMessage, Role, Topic, TopicDraft, TopicModelInput
+from tests.support.openai_server import OpenAICompatibleServer, ScriptedResponse, running_openai_server
 
 API_KEY = "sk-test-4f1c9e0d-never-show-me"
 MODEL = "test-model"

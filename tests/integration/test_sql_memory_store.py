@@ -14,7 +14,8 @@ from adapters.postgres.engine import create_engine
 from adapters.postgres.store import SqlMemoryStore
 from memory_domain.errors import StaleVersion
 from memory_domain.ports import MemoryStore
-from tests.contracts.memory_store_contract import MemoryStoreContract, T0, commit, ids, msg, topic
+from tests.contracts.memory_store_builders import T0, commit, ids, msg, topic
+from tests.contracts.memory_store_contract import MemoryStoreContract
 from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,7 @@ from adapters.in_memory.pending_index import InMemoryPendingIndex, InMemoryUpdat
 from adapters.in_memory.queue import InMemoryUpdateQueue
 from adapters.in_memory.store import InMemoryMemoryStore
 from adapters.system import ManualClock, SequentialIds
-from memory_domain.model import ChatMessage, Role, TopicDraft, TopicModelInput, TopicRewrite
-from memory_domain.model import ModelUsage
+from memory_domain.model import ChatMessage, ModelUsage, Role, TopicDraft, TopicModelInput, TopicRewrite
 from memory_domain.ports import TopicModel
 from memory_domain.queries import MemoryQueries
 from memory_domain.recording import MessageRecorder

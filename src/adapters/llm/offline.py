@@ -20,8 +20,8 @@ from adapters.llm.offline_compose import (
     title_of,
 )
 from adapters.llm.offline_people import People
-from adapters.llm.offline_vectors import Idf, Vector
-from adapters.llm.text import TextFeatures, approx_tokens, clip, features, split_sentences
+from adapters.llm.offline_vectors import Analyser
+from adapters.llm.text import approx_tokens, clip, split_sentences
 from memory_domain.errors import ModelError
 from memory_domain.model import (
     ChatMessage,
@@ -39,6 +39,8 @@ from memory_domain.rewrite_rules import (
 )
 
 DEFAULT_NAME = "offline-extractive-v1"
+# A title names what the topic is about now: its latest messages (with its old title and summary).
+TITLE_MESSAGES = 40
 # Only for a stored topic whose title and summary are both blank, which no valid rewrite produces.
 _UNTITLED = "Untitled topic"
 
@@ -112,19 +114,15 @@ class OfflineTopicModel:
             if message.message_id not in new_ids
         ]
         people = People([*context, *new_messages])
-        texts: dict[str, TextFeatures] = {
-            message.message_id: features(people.without_mentions(message.content))
-            for message in (*context, *new_messages)
-        }
-        topic_texts = [features(f"{topic.title}\n{topic.summary}") for topic in topics]
-        idf = Idf([*(text.counts for text in texts.values()), *(text.counts for text in topic_texts)])
-        vectors = {message_id: Vector.of(text.counts, idf) for message_id, text in texts.items()}
+        analyser = Analyser(people.without_mentions)
+        topic_texts = [f"{topic.title}\n{topic.summary}" for topic in topics]
+        analyser.fit([*(message.content for message in (*context, *new_messages)), *topic_texts])
         assigner = Assigner(people, MAX_ACTIVE_TOPICS)
         for topic, text in zip(topics, topic_texts, strict=True):
             known = [message_id for message_id in topic.message_ids if message_id not in new_ids]
-            assigner.seed(topic, Vector.of(text.counts, idf), text, known)
-        assign(assigner, context, new_messages, vectors, texts)
-        drafts = tuple(self._draft(state, idf, people) for state in _kept_states(assigner))
+            assigner.seed(topic, analyser.vector(text), analyser.features(text), known)
+        assign(assigner, context, new_messages, analyser)
+        drafts = tuple(self._draft(state, analyser, people) for state in _kept_states(assigner))
         read = sum(approx_tokens(topic.title) + approx_tokens(topic.summary) for topic in topics)
         read += sum(approx_tokens(message.content) for message in (*context, *new_messages))
         written = sum(approx_tokens(draft.title) + approx_tokens(draft.summary) for draft in drafts)
@@ -133,7 +131,7 @@ class OfflineTopicModel:
             usage=ModelUsage(model=self._name, prompt_tokens=read, completion_tokens=written),
         )
 
-    def _draft(self, state: TopicState, idf: Idf, people: People) -> TopicDraft:
+    def _draft(self, state: TopicState, analyser: Analyser, people: People) -> TopicDraft:
         existing = state.existing
         previous_title = None
         if existing is not None:
@@ -147,10 +145,10 @@ class OfflineTopicModel:
         kept = split_sentences(existing.summary) if existing is not None else []
         fresh = candidate_sentences([message.content for message in state.new_messages])
         documents: list[str] = [existing.title, existing.summary] if existing is not None else []
-        documents += [people.without_mentions(message.content) for message in state.context]
-        documents += [people.without_mentions(message.content) for message in state.new_messages]
-        terms = key_terms(documents, idf, state.script == "cjk")
-        summary = summarise([*kept, *fresh], len(kept), idf, terms)
+        recent = [*state.context, *state.new_messages][-TITLE_MESSAGES:]
+        documents += [people.without_mentions(message.content) for message in recent]
+        terms = key_terms(documents, analyser.idf, state.script == "cjk")
+        summary = summarise([*kept, *fresh], len(kept), analyser, terms)
         title = clip(title_of(terms, summary.lead, previous_title), MAX_TITLE_LENGTH)
         text = clip(summary.text, MAX_SUMMARY_LENGTH)
         first = state.new_messages[0].content

@@ -12,12 +12,12 @@ stand alone ("ok", "好的", "👍"), in which case it follows the conversation 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from adapters.llm.offline_people import People
-from adapters.llm.offline_vectors import Centroid, Vector
+from adapters.llm.offline_vectors import Analyser, Centroid, Vector
 from adapters.llm.text import TextFeatures, is_cjk_dominant
 from memory_domain.model import ChatMessage, Topic
 
@@ -39,6 +39,7 @@ NEW_TOPIC_THRESHOLD = 0.22
 RECENT_MESSAGES = 5
 # Only the best few topics by centroid are compared with their latest messages as well.
 REFINED_CANDIDATES = 3
+SHORTLIST = 8
 LOW_CONTENT_TERMS = 2
 
 
@@ -133,46 +134,7 @@ class Assigner:
     def place(self, message: ChatMessage, vector: Vector, text: TextFeatures) -> int:
         """Assign a new message to a topic (an existing one or a new one); return the topic's index."""
         ts = _timestamp(message.sent_at)
-        script = _script(text.cjk_chars, text.latin_letters)
-        reply = self._by_message.get(message.reply_to) if message.reply_to else None
-        mentioned: dict[int, float] = {}
-        for sender_id, strength in self._people.addressed(message).items():
-            topic = self._last_by_sender.get(sender_id)
-            if topic is not None:
-                mentioned[topic] = max(mentioned.get(topic, 0.0), strength)
-        # Dot products with every topic sharing a term, from the postings: only the pairs that
-        # overlap cost anything, which keeps a full batch in milliseconds.
-        dots: dict[int, float] = {}
-        for term, value in vector.values.items():
-            posting = self._postings.get(term)
-            if posting:
-                for index, weight in posting.items():
-                    dots[index] = dots.get(index, 0.0) + value * weight
-        candidates = set(dots) | set(mentioned)
-        candidates.update(hinted for hinted in (reply, self._previous) if hinted is not None)
-        scored: list[tuple[float, int]] = []
-        extras: dict[int, float] = {}
-        room = self._used() < self._max_topics
-        states = self.states
-        for index in sorted(candidates):
-            if not (room or index in self._in_use or self._can_take(index)):
-                continue
-            norm = states[index].centroid.norm * vector.norm
-            similarity = min(dots.get(index, 0.0) / norm, 1.0) if norm else 0.0
-            bonus = REPLY_WEIGHT if index == reply else 0.0
-            bonus += MENTION_WEIGHT * mentioned.get(index, 0.0)
-            scored.append((self._score(index, similarity, ts, script) + bonus, index))
-            extras[index] = bonus
-        best: int | None = None
-        best_score = -1.0
-        for score, index in sorted(scored, key=lambda item: (-item[0], item[1]))[:REFINED_CANDIDATES]:
-            state = self.states[index]
-            if dots.get(index, 0.0) > 0.0 and state.recent:
-                # A long topic's centroid blurs; its latest messages show where the talk is now.
-                closest = max(recent.cosine(vector) for recent in state.recent)
-                score = max(score, self._score(index, closest, ts, script) + extras[index])
-            if score > best_score or (score == best_score and best is not None and index < best):
-                best, best_score = index, score
+        best, best_score = self._best(message, vector, text, ts)
         target: int | None
         if best is not None and best_score >= NEW_TOPIC_THRESHOLD:
             target = best
@@ -194,6 +156,72 @@ class Assigner:
             if state.existing is not None:
                 self._existing_in_use += 1
         return target
+
+    def _best(
+        self, message: ChatMessage, vector: Vector, text: TextFeatures, ts: float
+    ) -> tuple[int | None, float]:
+        """The best topic the message may join, and its score (None, -1 when there is none)."""
+        script = _script(text.cjk_chars, text.latin_letters)
+        bonuses = self._hints(message)
+        similarities = self._similarities(vector)
+        # Only the most similar topics and the hinted ones are scored. Time adds at most
+        # TIME_WEIGHT + PREVIOUS_WEIGHT, so a topic outside the shortlist rarely could have won,
+        # and skipping the rest keeps a full batch within milliseconds.
+        candidates = set(sorted(similarities, key=lambda index: (-similarities[index], index))[:SHORTLIST])
+        candidates.update(bonuses)
+        if self._previous is not None:
+            candidates.add(self._previous)
+        room = self._used() < self._max_topics
+        scored: list[tuple[float, int]] = []
+        for index in candidates:
+            if room or self._can_take(index):
+                score = self._score(index, similarities.get(index, 0.0), ts, script)
+                scored.append((score + bonuses.get(index, 0.0), index))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        best: int | None = None
+        best_score = -1.0
+        for score, index in scored[:REFINED_CANDIDATES]:
+            recent = self.states[index].recent
+            if similarities.get(index, 0.0) > 0.0 and recent:
+                # A long topic's centroid blurs; its latest messages show where the talk is now.
+                closest = max(other.cosine(vector) for other in recent)
+                refined = self._score(index, closest, ts, script) + bonuses.get(index, 0.0)
+                score = max(score, refined)
+            if score > best_score or (score == best_score and best is not None and index < best):
+                best, best_score = index, score
+        return best, best_score
+
+    def _hints(self, message: ChatMessage) -> dict[int, float]:
+        """Score bonuses from the chat itself: for the topic of the message replied to, and for
+        the latest topics of the people the message addresses.
+        """
+        bonuses: dict[int, float] = {}
+        for sender_id, strength in self._people.addressed(message).items():
+            topic = self._last_by_sender.get(sender_id)
+            if topic is not None:
+                bonuses[topic] = max(bonuses.get(topic, 0.0), MENTION_WEIGHT * strength)
+        replied = self._by_message.get(message.reply_to) if message.reply_to else None
+        if replied is not None:
+            bonuses[replied] = bonuses.get(replied, 0.0) + REPLY_WEIGHT
+        return bonuses
+
+    def _similarities(self, vector: Vector) -> dict[int, float]:
+        """Cosine similarity with every topic that shares a term with ``vector``.
+
+        The dot products come from the postings, so only overlapping pairs cost anything.
+        """
+        dots: dict[int, float] = {}
+        for term, value in vector.values.items():
+            posting = self._postings.get(term)
+            if posting:
+                for index, weight in posting.items():
+                    dots[index] = dots.get(index, 0.0) + value * weight
+        states = self.states
+        similarities: dict[int, float] = {}
+        for index, dot in dots.items():
+            norm = states[index].centroid.norm * vector.norm
+            similarities[index] = min(dot / norm, 1.0) if norm else 0.0
+        return similarities
 
     def _score(self, index: int, similarity: float, ts: float, script: str | None) -> float:
         state = self.states[index]
@@ -255,11 +283,10 @@ def assign(
     assigner: Assigner,
     context: Sequence[ChatMessage],
     new_messages: Sequence[ChatMessage],
-    vectors: Mapping[str, Vector],
-    texts: Mapping[str, TextFeatures],
+    analyser: Analyser,
 ) -> None:
     """Feed the context (oldest first) and then the new messages (oldest first) to ``assigner``."""
     for message in context:
-        assigner.absorb_context(message, vectors[message.message_id], texts[message.message_id])
+        assigner.absorb_context(message, analyser.vector(message.content), analyser.features(message.content))
     for message in new_messages:
-        assigner.place(message, vectors[message.message_id], texts[message.message_id])
+        assigner.place(message, analyser.vector(message.content), analyser.features(message.content))

@@ -12,13 +12,12 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from adapters.llm.offline_vectors import Centroid, Idf, Vector
+from adapters.llm.offline_vectors import Analyser, Centroid, Idf
 from adapters.llm.text import (
     cjk_runs,
     cjk_segments,
     clip,
     contains_cjk,
-    features,
     first_clause,
     is_stop_bigram,
     split_sentences,
@@ -148,7 +147,7 @@ def key_terms(documents: Sequence[str], idf: Idf, cjk_topic: bool) -> list[str]:
     return shown_terms
 
 
-def summarise(sentences: Sequence[str], kept: int, idf: Idf, terms: Sequence[str]) -> Summary:
+def summarise(sentences: Sequence[str], kept: int, analyser: Analyser, terms: Sequence[str]) -> Summary:
     """Pick the most central sentences (the first ``kept`` come from the existing summary).
 
     A sentence ranks by its similarity to the topic as a whole plus the share of the key terms
@@ -156,8 +155,8 @@ def summarise(sentences: Sequence[str], kept: int, idf: Idf, terms: Sequence[str
     characters (the first pick alone may be longer, up to ``SENTENCE_MAX``). Sentences without
     content ("好的", "ok") are picked only when nothing else is there.
     """
-    texts = [features(sentence) for sentence in sentences]
-    vectors = [Vector.of(text.counts, idf) for text in texts]
+    texts = [analyser.features(sentence) for sentence in sentences]
+    vectors = [analyser.vector(sentence) for sentence in sentences]
     centroid = Centroid()
     for vector in vectors:
         centroid.add(vector)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+from adapters.llm.text import TextFeatures, features
 
 
 class Idf:
@@ -57,10 +59,11 @@ class Vector:
 class Centroid:
     """The sum of unit vectors of a topic's texts, with its norm kept up to date as texts join."""
 
-    __slots__ = ("_norm2", "values")
+    __slots__ = ("_norm2", "norm", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, float] = {}
+        self.norm = 0.0
         self._norm2 = 0.0
 
     def add(self, vector: Vector, weight: float = 1.0) -> None:
@@ -73,10 +76,7 @@ class Centroid:
             new = old + value * scale
             self._norm2 += new * new - old * old
             values[term] = new
-
-    @property
-    def norm(self) -> float:
-        return math.sqrt(max(self._norm2, 0.0))
+        self.norm = math.sqrt(max(self._norm2, 0.0))
 
     def cosine(self, vector: Vector) -> float:
         norm = self.norm
@@ -89,3 +89,39 @@ class Centroid:
             if weight is not None:
                 dot += value * weight
         return min(dot / (norm * vector.norm), 1.0)
+
+
+class Analyser:
+    """Reads texts into features and tf-idf vectors, each distinct text once per rewrite.
+
+    ``prepare`` runs on a text before it is read (the model strips @mentions with it). The
+    inverse document frequencies come from :meth:`fit`, which must run before :meth:`vector`.
+    """
+
+    def __init__(self, prepare: Callable[[str], str]) -> None:
+        self._prepare = prepare
+        self._features: dict[str, TextFeatures] = {}
+        self._vectors: dict[str, Vector] = {}
+        self._idf: Idf | None = None
+
+    @property
+    def idf(self) -> Idf:
+        if self._idf is None:
+            raise RuntimeError("Analyser.fit must run before vectors are read")
+        return self._idf
+
+    def features(self, text: str) -> TextFeatures:
+        found = self._features.get(text)
+        if found is None:
+            found = self._features[text] = features(self._prepare(text))
+        return found
+
+    def fit(self, documents: Iterable[str]) -> None:
+        self._idf = Idf(self.features(document).counts for document in documents)
+        self._vectors.clear()
+
+    def vector(self, text: str) -> Vector:
+        found = self._vectors.get(text)
+        if found is None:
+            found = self._vectors[text] = Vector.of(self.features(text).counts, self.idf)
+        return found

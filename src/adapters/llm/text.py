@@ -8,6 +8,7 @@ characters and turned into character bigrams, with single characters as a weak e
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
@@ -75,6 +76,7 @@ class TextFeatures:
     latin_letters: int
 
 
+@functools.lru_cache(maxsize=16_384)
 def stem(word: str) -> str:
     """A light English suffix stripper: "hiking", "hiked", "hikes" and "hike" all become "hik".
 
@@ -196,5 +198,5 @@ def clip(text: str, limit: int) -> str:
 def approx_tokens(text: str) -> int:
     """A deterministic token estimate: one per CJK character, one per four other characters."""
     cjk = len(_CJK_CHAR.findall(text))
-    other = sum(1 for char in text if not char.isspace()) - cjk
+    other = len("".join(text.split())) - cjk
     return cjk + math.ceil(other / 4)

@@ -241,7 +241,7 @@ class SqlMemoryStore:
         else:
             statement = (
                 sa.update(topic_memories)
-                .where(topic_memories.c.group_id == group_id)
+                .where(topic_memories.c.group_id == group_id, topic_memories.c.version == expected_version)
                 .values(version=new_version, updated_at=updated_at)
                 .returning(topic_memories.c.group_id)
             )

@@ -1,8 +1,10 @@
 """Alembic environment of the source-of-truth schema.
 
 Runs in three ways: on a connection handed over in ``config.attributes["connection"]`` (what
-``adapters.postgres.migrate`` does, inside its own event loop), on an async engine built from
-a URL (the alembic CLI), or offline, printing SQL for a DBA.
+``adapters.postgres.migrate`` does, inside its own event loop); on an async engine built from
+a URL (the alembic CLI), taken from ``config.attributes["url"]``, ``-x url=...``, the
+``sqlalchemy.url`` option or ``DATABASE_URL``, in that order; or offline (``--sql``), printing
+the SQL for a DBA.
 """
 
 from __future__ import annotations

@@ -71,8 +71,15 @@ class ChatMessage:
             )
         if not isinstance(self.sent_at, datetime) or self.sent_at.tzinfo is None:
             raise InvalidMessage(f"message {self.message_id!r}: sent_at must be a timezone-aware datetime")
-        if self.reply_to is not None and (not isinstance(self.reply_to, str) or not self.reply_to):
+        if self.reply_to is not None and (
+            not isinstance(self.reply_to, str) or not self.reply_to or len(self.reply_to) > MAX_ID_LENGTH
+        ):
             raise InvalidMessage(f"message {self.message_id!r}: reply_to must be a message id or None")
+        for name in ("message_id", "sender_id", "sender_name", "content", "reply_to"):
+            value = getattr(self, name)
+            if value is not None and "\x00" in value:
+                # PostgreSQL cannot store NUL characters in text; refuse them everywhere alike.
+                raise InvalidMessage(f"message {self.message_id!r}: {name} contains a NUL character")
 
 
 class TopicStatus(StrEnum):

@@ -98,3 +98,8 @@ def test_a_malformed_message_is_refused_naming_the_field(field: str, value: obje
     fields[field] = value
     with pytest.raises(InvalidMessage, match=problem):
         ChatMessage(**fields)  # type: ignore[arg-type]
+
+
+def test_a_nul_character_is_refused_as_every_store_would() -> None:
+    with pytest.raises(InvalidMessage, match="NUL"):
+        message("m1", content="bad \x00 byte")

@@ -41,6 +41,9 @@ RECENT_MESSAGES = 5
 REFINED_CANDIDATES = 3
 SHORTLIST = 8
 LOW_CONTENT_TERMS = 2
+# A message with more content terms than this that shares none of them with a topic is likely
+# a new subject: nearness in time pulls it less, in proportion.
+SHORT_MESSAGE_TERMS = 4
 
 
 @dataclass(slots=True)
@@ -162,6 +165,7 @@ class Assigner:
     ) -> tuple[int | None, float]:
         """The best topic the message may join, and its score (None, -1 when there is none)."""
         script = _script(text.cjk_chars, text.latin_letters)
+        time_factor = SHORT_MESSAGE_TERMS / max(text.content_terms, SHORT_MESSAGE_TERMS)
         bonuses = self._hints(message)
         similarities = self._similarities(vector)
         # Only the most similar topics and the hinted ones are scored. Time adds at most
@@ -175,7 +179,7 @@ class Assigner:
         scored: list[tuple[float, int]] = []
         for index in candidates:
             if room or self._can_take(index):
-                score = self._score(index, similarities.get(index, 0.0), ts, script)
+                score = self._score(index, similarities.get(index, 0.0), ts, script, time_factor)
                 scored.append((score + bonuses.get(index, 0.0), index))
         scored.sort(key=lambda item: (-item[0], item[1]))
         best: int | None = None
@@ -185,7 +189,7 @@ class Assigner:
             if similarities.get(index, 0.0) > 0.0 and recent:
                 # A long topic's centroid blurs; its latest messages show where the talk is now.
                 closest = max(other.cosine(vector) for other in recent)
-                refined = self._score(index, closest, ts, script) + bonuses.get(index, 0.0)
+                refined = self._score(index, closest, ts, script, time_factor) + bonuses.get(index, 0.0)
                 score = max(score, refined)
             if score > best_score or (score == best_score and best is not None and index < best):
                 best, best_score = index, score
@@ -223,13 +227,15 @@ class Assigner:
             similarities[index] = min(dot / norm, 1.0) if norm else 0.0
         return similarities
 
-    def _score(self, index: int, similarity: float, ts: float, script: str | None) -> float:
+    def _score(
+        self, index: int, similarity: float, ts: float, script: str | None, time_factor: float
+    ) -> float:
         state = self.states[index]
         last_ts = state.last_ts
         recency = 0.0 if last_ts is None else _HALF_LIFE_BASE ** max(ts - last_ts, 0.0)
-        pull = TIME_WEIGHT * recency
+        pull = TIME_WEIGHT * recency * time_factor
         if index == self._previous:
-            pull += PREVIOUS_WEIGHT * recency
+            pull += PREVIOUS_WEIGHT * recency * time_factor
         topic_script = state.script
         if script is not None and topic_script is not None and script != topic_script:
             pull *= OTHER_SCRIPT_FACTOR

@@ -95,8 +95,15 @@ def _count_terms(documents: Sequence[str]) -> dict[str, _TermCount]:
     return counts
 
 
-def _bigrams(phrase: str) -> set[str]:
-    return {phrase[i : i + 2] for i in range(len(phrase) - 1)}
+def _overlap(term: str, other: str) -> bool:
+    if term in other or other in term:
+        return True
+    if not (contains_cjk(term) and contains_cjk(other)):
+        return False
+    # CJK phrases that share a bigram are two cuts of the same words ("数据库" and "据库迁").
+    return not {term[i : i + 2] for i in range(len(term) - 1)}.isdisjoint(
+        other[i : i + 2] for i in range(len(other) - 1)
+    )
 
 
 def key_terms(documents: Sequence[str], idf: Idf, cjk_topic: bool) -> list[str]:
@@ -129,7 +136,7 @@ def key_terms(documents: Sequence[str], idf: Idf, cjk_topic: bool) -> list[str]:
     ranked.sort(key=lambda item: (-item[0], item[1], item[2]))
     chosen: list[tuple[str, str]] = []
     for _score, _order, term in ranked:
-        if any(term in other or other in term or _bigrams(term) & _bigrams(other) for other, _ in chosen):
+        if any(_overlap(term, other) for other, _shown in chosen):
             continue
         shown = term if contains_cjk(term) else _display(counts[term].forms)
         chosen.append((term, clip(shown, TERM_MAX)))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from adapters.llm.text import TextFeatures, features
 
+SINGLETON_FACTOR = 0.3
+
 
 class Idf:
     """Inverse document frequencies over the texts of one model input.
@@ -27,7 +29,12 @@ class Idf:
         self._frequencies = frequencies
 
     def __call__(self, term: str) -> float:
-        return math.log((1 + self._total) / (1 + self._frequencies.get(term, 0))) + 1.0
+        frequency = self._frequencies.get(term, 0)
+        weight = math.log((1 + self._total) / (1 + frequency)) + 1.0
+        # A term found in one text only matches nothing else: at full weight it would only
+        # dilute the similarity of texts that do share terms (most of all the accidental
+        # bigrams across word boundaries in Chinese).
+        return weight * SINGLETON_FACTOR if frequency <= 1 else weight
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,8 +66,8 @@ _STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 class TextFeatures:
     """What the offline model reads from one text.
 
-    ``counts`` maps each term to its weighted frequency; ``content_terms`` counts the distinct
-    words and bigrams (a single CJK character is not counted: "好" alone says nothing).
+    ``counts`` maps each term to its weighted frequency; ``content_terms`` estimates the number
+    of distinct content words (a single CJK character is not counted: "好" alone says nothing).
     """
 
     counts: dict[str, float]
@@ -136,6 +136,7 @@ def features(text: str) -> TextFeatures:
     """Extract the weighted terms and script counts of ``text``."""
     counts: dict[str, float] = {}
     content: set[str] = set()
+    bigrams: set[str] = set()
     for term, _surface in words(text):
         counts[term] = counts.get(term, 0.0) + 1.0
         content.add(term)
@@ -145,12 +146,13 @@ def features(text: str) -> TextFeatures:
                 bigram = segment[index : index + 2]
                 if bigram not in _STOP_BIGRAMS:
                     counts[bigram] = counts.get(bigram, 0.0) + 1.0
-                    content.add(bigram)
+                    bigrams.add(bigram)
             if len(segment) == 1 and segment not in _STOP_UNIGRAMS:
                 counts[segment] = counts.get(segment, 0.0) + UNIGRAM_WEIGHT
     return TextFeatures(
         counts=counts,
-        content_terms=len(content),
+        # Two overlapping bigrams make about one Chinese word: "数据库" is one term, not two.
+        content_terms=len(content) + (len(bigrams) + 1) // 2,
         cjk_chars=len(_CJK_CHAR.findall(text)),
         latin_letters=len(_LATIN_LETTER.findall(text)),
     )

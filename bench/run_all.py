@@ -71,7 +71,9 @@ async def bench_recording() -> None:
             total = 2_000
             started = time.perf_counter()
             for start in range(0, total, batch_size):
-                batch = [message(i % 50, batch_size * 1_000_000 + i) for i in range(start, start + batch_size)]
+                batch = [
+                    message(i % 50, batch_size * 1_000_000 + i) for i in range(start, start + batch_size)
+                ]
                 await recorder.record_many(batch)
             elapsed = time.perf_counter() - started
             print(f"recording, batches of {batch_size:>3}: {total / elapsed:8.0f} messages/s")

@@ -148,9 +148,7 @@ def rebuild_queues() -> None:
 
 @app.command()
 def demo(
-    keep: Annotated[
-        Path | None, typer.Option(help="Keep the demo's SQLite database at this path.")
-    ] = None,
+    keep: Annotated[Path | None, typer.Option(help="Keep the demo's SQLite database at this path.")] = None,
 ) -> None:
     """Run the whole pipeline on the bundled sample chats and print the resulting topics."""
     from entrypoints.demo import run_demo

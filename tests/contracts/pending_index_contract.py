@@ -18,7 +18,9 @@ def at(minutes: float) -> datetime:
 class PendingIndexContract:
     """Subclasses provide an async fixture ``index`` (a fresh, empty PendingIndex)."""
 
-    async def test_add_pending_counts_per_group_and_keeps_the_first_due_time(self, index: PendingIndex) -> None:
+    async def test_add_pending_counts_per_group_and_keeps_the_first_due_time(
+        self, index: PendingIndex
+    ) -> None:
         assert await index.add_pending({"a": 2, "b": 1}, due_at=at(60)) == {"a": 2, "b": 1}
         assert await index.add_pending({"a": 3}, due_at=at(90)) == {"a": 5}
         assert await index.pending_count("a") == 5
@@ -26,7 +28,9 @@ class PendingIndexContract:
         assert await index.pending_count("nobody") == 0
         assert await index.due_at("nobody") is None
 
-    async def test_due_groups_are_those_due_by_now_earliest_first_and_limited(self, index: PendingIndex) -> None:
+    async def test_due_groups_are_those_due_by_now_earliest_first_and_limited(
+        self, index: PendingIndex
+    ) -> None:
         await index.add_pending({"late": 1}, due_at=at(30))
         await index.add_pending({"early": 1}, due_at=at(10))
         await index.add_pending({"future": 1}, due_at=at(100))
@@ -34,23 +38,37 @@ class PendingIndexContract:
         assert await index.due_groups(at(50), limit=1) == ["early"]
         assert await index.due_groups(at(5), limit=10) == []
 
-    async def test_settle_subtracts_what_was_integrated_and_moves_the_due_time(self, index: PendingIndex) -> None:
+    async def test_settle_subtracts_what_was_integrated_and_moves_the_due_time(
+        self, index: PendingIndex
+    ) -> None:
         await index.add_pending({"a": 25}, due_at=at(60))
-        assert await index.settle("a", integrated=20, remaining=5, next_due_at=at(80), fallback_due_at=at(99)) == 5
+        assert (
+            await index.settle("a", integrated=20, remaining=5, next_due_at=at(80), fallback_due_at=at(99))
+            == 5
+        )
         assert await index.due_at("a") == at(80)
-        assert await index.settle("a", integrated=5, remaining=0, next_due_at=None, fallback_due_at=at(99)) == 0
+        assert (
+            await index.settle("a", integrated=5, remaining=0, next_due_at=None, fallback_due_at=at(99)) == 0
+        )
         assert await index.pending_count("a") == 0
         assert await index.due_at("a") is None
 
-    async def test_settle_keeps_increments_of_messages_recorded_during_the_update(self, index: PendingIndex) -> None:
+    async def test_settle_keeps_increments_of_messages_recorded_during_the_update(
+        self, index: PendingIndex
+    ) -> None:
         await index.add_pending({"a": 10}, due_at=at(60))
         await index.add_pending({"a": 2}, due_at=at(70))  # recorded while the update ran
-        assert await index.settle("a", integrated=10, remaining=0, next_due_at=None, fallback_due_at=at(99)) == 2
+        assert (
+            await index.settle("a", integrated=10, remaining=0, next_due_at=None, fallback_due_at=at(99)) == 2
+        )
         assert await index.due_at("a") == at(60)
 
     async def test_settle_trusts_the_store_when_the_counter_drifted_low(self, index: PendingIndex) -> None:
         await index.add_pending({"a": 1}, due_at=at(60))
-        assert await index.settle("a", integrated=4, remaining=3, next_due_at=at(75), fallback_due_at=at(99)) == 3
+        assert (
+            await index.settle("a", integrated=4, remaining=3, next_due_at=at(75), fallback_due_at=at(99))
+            == 3
+        )
         assert await index.due_at("a") == at(75)
 
     async def test_settle_with_drifted_counter_and_nothing_known_pending_uses_the_fallback(
@@ -80,7 +98,9 @@ class PendingIndexContract:
         assert await index.pending_count("a") == 7 and await index.due_at("a") == at(20)
         assert await index.due_groups(at(100), 10) == ["a", "b"]
 
-    async def test_rebuild_keeps_groups_that_entered_while_the_store_was_read(self, index: PendingIndex) -> None:
+    async def test_rebuild_keeps_groups_that_entered_while_the_store_was_read(
+        self, index: PendingIndex
+    ) -> None:
         await index.add_pending({"new": 1}, due_at=at(61))
         await index.rebuild([], keep_due_after=at(60), valid_for=timedelta(minutes=5))
         assert await index.pending_count("new") == 1

@@ -41,7 +41,11 @@ def world_on(server: OpenAICompatibleServer) -> World:
 
 def good_answer(ids: list[str]) -> ScriptedResponse:
     return ScriptedResponse.json_answer(
-        {"topics": [{"topic_id": None, "title": "数据库迁移", "summary": "讨论迁移计划。", "message_ids": ids}]},
+        {
+            "topics": [
+                {"topic_id": None, "title": "数据库迁移", "summary": "讨论迁移计划。", "message_ids": ids}
+            ]
+        },
         prompt_tokens=321,
         completion_tokens=45,
     )

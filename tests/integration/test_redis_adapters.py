@@ -13,7 +13,9 @@ from adapters.redis.connection import open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
 from adapters.redis.serialization import PickledJobRefused, deserialize, serialize
 from memory_domain.errors import IndexUnavailable
+from memory_domain.ports import UpdateQueue
 from tests.contracts.pending_index_contract import T0, PendingIndexContract, UpdateLeasesContract
+from tests.contracts.update_queue_contract import UpdateQueueContract
 from tests.support.redis_space import empty_redis, redis_test_url
 
 pytestmark = pytest.mark.integration
@@ -27,6 +29,17 @@ async def arq_pool() -> AsyncIterator[ArqRedis]:
             yield pool
         finally:
             await pool.aclose()
+
+
+class TestArqUpdateQueue(UpdateQueueContract):
+    @pytest.fixture
+    async def queue(self, arq_pool: ArqRedis) -> ArqUpdateQueue:
+        return ArqUpdateQueue(arq_pool)
+
+    async def queued(self, queue: UpdateQueue) -> list[str]:
+        assert isinstance(queue, ArqUpdateQueue)
+        jobs = await queue._pool.queued_jobs()
+        return sorted(job.args[0] for job in jobs)
 
 
 class TestRedisPendingIndex(PendingIndexContract):

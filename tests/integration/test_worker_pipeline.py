@@ -118,3 +118,64 @@ async def test_a_bad_job_argument_fails_that_job_alone(services: tuple[Settings,
     await run_worker_until_idle(settings, container)
     queries: MemoryQueries = await resolve(container.queries)
     assert (await queries.show("g-ok")).pending_messages == 0
+
+
+async def test_a_pickled_job_is_refused_and_the_worker_keeps_running(
+    services: tuple[Settings, Container, Redis], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, container, _ = services
+    from arq.connections import create_pool as arq_create_pool
+
+    from adapters.redis.connection import redis_settings
+
+    pickling_pool = await arq_create_pool(redis_settings(redis_test_url()))  # arq's default: pickle
+    try:
+        await pickling_pool.enqueue_job("task_update_topic_memory", "g-pickled")
+    finally:
+        await pickling_pool.aclose()
+    recorder: MessageRecorder = await resolve(container.recorder)
+    await recorder.record_many(chat("g-after", 10))
+    with caplog.at_level("ERROR"):
+        await run_worker_until_idle(settings, container)
+    queries: MemoryQueries = await resolve(container.queries)
+    assert (await queries.show("g-after")).pending_messages == 0
+    assert "deserializ" in caplog.text.lower()
+
+
+async def test_different_groups_are_updated_concurrently(services: tuple[Settings, Container, Redis]) -> None:
+    import asyncio
+    import time
+
+    from tests.support.openai_server import ScriptedResponse, running_openai_server
+
+    database_url = services[0].database_dsn()  # the fixture's fresh database, with a slow model
+    with running_openai_server() as server:
+        settings = Settings(
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_test_url(),
+            LLM_BASE_URL=server.base_url,
+            LLM_MODEL="slow-model",
+            LLM_API_KEY="k",
+            LLM_MAX_ATTEMPTS=1,
+            L2_FAILURE_BACKOFF_MINUTES=60,
+        )
+        container = build_container(settings)
+        await open_container(container)
+        try:
+            server.enqueue(*(ScriptedResponse.slow(2.0) for _ in range(6)))
+            recorder: MessageRecorder = await resolve(container.recorder)
+            await recorder.record_many([m for g in ("p1", "p2", "p3") for m in chat(g, 10)])
+            arrivals: list[float] = []
+            worker = asyncio.create_task(run_worker_until_idle(settings, container, max_rounds=1))
+            started = time.monotonic()
+            while len(server.requests) < 3 and time.monotonic() - started < 10:
+                if len(server.requests) > len(arrivals):
+                    arrivals.append(time.monotonic())
+                await asyncio.sleep(0.01)
+            arrivals.append(time.monotonic())
+            await worker
+        finally:
+            await close_container(container)
+    assert len(server.requests) >= 3
+    # Three model calls were in flight at once: the third arrived before the first could answer.
+    assert arrivals[-1] - arrivals[0] < 2.0

@@ -167,8 +167,10 @@ class Injector:
                 async def call(*args: object, **kwargs: object) -> object:
                     injector.calls += 1
                     if injector.calls == injector.fail_at:
-                        raise ModelError(f"injected failure in {name}") if name == "rewrite_topics" else (
-                            RuntimeError(f"injected failure in {name}")
+                        raise (
+                            ModelError(f"injected failure in {name}")
+                            if name == "rewrite_topics"
+                            else (RuntimeError(f"injected failure in {name}"))
                         )
                     return await attribute(*args, **kwargs)
 

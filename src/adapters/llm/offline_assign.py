@@ -27,7 +27,7 @@ _HALF_LIFE_BASE = 0.5 ** (1.0 / (HALF_LIFE_MINUTES * 60.0))
 # The share of word similarity that holds however long the topic has been silent.
 SIMILARITY_FLOOR = 0.6
 TIME_WEIGHT = 0.2
-PREVIOUS_WEIGHT = 0.1
+PREVIOUS_WEIGHT = 0.05
 REPLY_WEIGHT = 0.6
 MENTION_WEIGHT = 0.35
 # Nearness in time says little across languages: an English message right after a Chinese one
@@ -40,10 +40,14 @@ RECENT_MESSAGES = 5
 # Only the best few topics by centroid are compared with their latest messages as well.
 REFINED_CANDIDATES = 3
 SHORTLIST = 8
+# A term in more than this share of the topics (and in more than the minimum number of them)
+# is left out of the similarity: it is everyone's word.
+COMMON_TERM_SHARE = 0.4
+COMMON_TERM_MIN_TOPICS = 8
 LOW_CONTENT_TERMS = 2
 # A message with more content terms than this that shares none of them with a topic is likely
 # a new subject: nearness in time pulls it less, in proportion.
-SHORT_MESSAGE_TERMS = 4
+SHORT_MESSAGE_TERMS = 2.5
 
 
 @dataclass(slots=True)
@@ -212,14 +216,18 @@ class Assigner:
     def _similarities(self, vector: Vector) -> dict[int, float]:
         """Cosine similarity with every topic that shares a term with ``vector``.
 
-        The dot products come from the postings, so only overlapping pairs cost anything.
+        The dot products come from the postings, so only overlapping pairs cost anything. A term
+        that most topics share tells them apart poorly and is skipped: that bounds the work
+        when a batch keeps repeating the same few words.
         """
         dots: dict[int, float] = {}
+        get = dots.get
+        common = max(COMMON_TERM_MIN_TOPICS, int(len(self.states) * COMMON_TERM_SHARE))
         for term, value in vector.values.items():
             posting = self._postings.get(term)
-            if posting:
+            if posting and len(posting) <= common:
                 for index, weight in posting.items():
-                    dots[index] = dots.get(index, 0.0) + value * weight
+                    dots[index] = get(index, 0.0) + value * weight
         states = self.states
         similarities: dict[int, float] = {}
         for index, dot in dots.items():

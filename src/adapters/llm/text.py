@@ -25,11 +25,11 @@ _CLAUSE_BREAK = re.compile(r"[，,、：:；;。！？!?…\n]|\s[-–—]\s")
 # A character standing alone between function characters ("库" in "库呢") is a term of its own,
 # a weak one; characters inside longer pieces are left to the bigrams, since common characters
 # would otherwise glue unrelated Chinese messages together (and slow matching down).
-UNIGRAM_WEIGHT = 0.5
+UNIGRAM_WEIGHT = 0.3
 
 # Function characters: a CJK run is cut at these, so no bigram spans a particle or a pronoun.
 _STOP_CHARS = frozenset(
-    "的了吗吧呢啊呀哦嗯哈嘛么和与及或是在我你您他她它们这那就都也还把被给很太又再才而但让着过得地之其此啦哇噢喔"
+    "的了吗吧呢啊呀哦嗯哈嘛么和与及或是在有我你您他她它们这那就都也还把被给很太又再才而但让着过得地之其此啦哇噢喔"
 )
 _STOP_CHAR_CLASS = re.compile("[" + "".join(sorted(_STOP_CHARS)) + "]+")
 _STOP_UNIGRAMS = frozenset("好个一不有要会说看来去上下大小多少对没用想做吃到点人年月日天时号")
@@ -147,8 +147,9 @@ def features(text: str) -> TextFeatures:
                 if bigram not in _STOP_BIGRAMS:
                     counts[bigram] = counts.get(bigram, 0.0) + 1.0
                     bigrams.add(bigram)
-            if len(segment) == 1 and segment not in _STOP_UNIGRAMS:
-                counts[segment] = counts.get(segment, 0.0) + UNIGRAM_WEIGHT
+            for char in segment:
+                if char not in _STOP_UNIGRAMS:
+                    counts[char] = counts.get(char, 0.0) + UNIGRAM_WEIGHT
     return TextFeatures(
         counts=counts,
         # Two overlapping bigrams make about one Chinese word: "数据库" is one term, not two.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from adapters.llm.offline_assign import Assigner, TopicState, assign, utc
+from adapters.llm.offline_assign import Assigner, TopicState, utc
 from adapters.llm.offline_compose import (
     candidate_sentences,
     key_terms,
@@ -20,7 +20,7 @@ from adapters.llm.offline_compose import (
     title_of,
 )
 from adapters.llm.offline_people import People
-from adapters.llm.offline_vectors import Analyser
+from adapters.llm.offline_vectors import ANALYSED_CHARS, Analyser
 from adapters.llm.text import approx_tokens, clip, split_sentences
 from memory_domain.errors import ModelError
 from memory_domain.model import (
@@ -41,6 +41,9 @@ from memory_domain.rewrite_rules import (
 DEFAULT_NAME = "offline-extractive-v1"
 # A title names what the topic is about now: its latest messages (with its old title and summary).
 TITLE_MESSAGES = 40
+# An existing summary is read up to this many characters: its start carries its gist, and
+# reading 50 summaries of the full 2,000 characters would cost more than the batch itself.
+SUMMARY_READ_CHARS = 1_000
 # Only for a stored topic whose title and summary are both blank, which no valid rewrite produces.
 _UNTITLED = "Untitled topic"
 
@@ -115,13 +118,19 @@ class OfflineTopicModel:
         ]
         people = People([*context, *new_messages])
         analyser = Analyser(people.without_mentions)
-        topic_texts = [f"{topic.title}\n{topic.summary}" for topic in topics]
+        topic_texts = [f"{topic.title}\n{topic.summary[:SUMMARY_READ_CHARS]}" for topic in topics]
         analyser.fit([*(message.content for message in (*context, *new_messages)), *topic_texts])
         assigner = Assigner(people, MAX_ACTIVE_TOPICS)
         for topic, text in zip(topics, topic_texts, strict=True):
             known = [message_id for message_id in topic.message_ids if message_id not in new_ids]
             assigner.seed(topic, analyser.vector(text), analyser.features(text), known)
-        assign(assigner, context, new_messages, analyser)
+        # Context first: it tells what each topic is about and when it last spoke.
+        for message in context:
+            assigner.absorb_context(
+                message, analyser.vector(message.content), analyser.features(message.content)
+            )
+        for message in new_messages:
+            assigner.place(message, analyser.vector(message.content), analyser.features(message.content))
         drafts = tuple(self._draft(state, analyser, people) for state in _kept_states(assigner))
         read = sum(approx_tokens(topic.title) + approx_tokens(topic.summary) for topic in topics)
         read += sum(approx_tokens(message.content) for message in (*context, *new_messages))
@@ -142,11 +151,14 @@ class OfflineTopicModel:
                     title=previous_title,
                     summary=_existing_summary(existing, previous_title),
                 )
-        kept = split_sentences(existing.summary) if existing is not None else []
+        summary_start = existing.summary[:SUMMARY_READ_CHARS] if existing is not None else ""
+        kept = split_sentences(summary_start)
+        if len(existing.summary if existing is not None else "") > SUMMARY_READ_CHARS:
+            kept = kept[:-1]  # the cut may have split the last sentence
         fresh = candidate_sentences([message.content for message in state.new_messages])
-        documents: list[str] = [existing.title, existing.summary] if existing is not None else []
+        documents: list[str] = [existing.title, summary_start] if existing is not None else []
         recent = [*state.context, *state.new_messages][-TITLE_MESSAGES:]
-        documents += [people.without_mentions(message.content) for message in recent]
+        documents += [people.without_mentions(message.content[:ANALYSED_CHARS]) for message in recent]
         terms = key_terms(documents, analyser.idf, state.script == "cjk")
         summary = summarise([*kept, *fresh], len(kept), analyser, terms)
         title = clip(title_of(terms, summary.lead, previous_title), MAX_TITLE_LENGTH)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from adapters.llm.offline_people import People
-from adapters.llm.offline_vectors import Analyser, Centroid, Vector
+from adapters.llm.offline_vectors import Centroid, Vector
 from adapters.llm.text import TextFeatures, is_cjk_dominant
 from memory_domain.model import ChatMessage, Topic
 
@@ -44,9 +44,10 @@ SHORTLIST = 8
 # is left out of the similarity: it is everyone's word.
 COMMON_TERM_SHARE = 0.4
 COMMON_TERM_MIN_TOPICS = 8
+# Fewer content terms than this is too little to stand alone ("ok", "好的", "👍").
 LOW_CONTENT_TERMS = 2
-# A message with more content terms than this that shares none of them with a topic is likely
-# a new subject: nearness in time pulls it less, in proportion.
+# Beyond this many content terms, nearness in time pulls a message less, in proportion: a long
+# message that shares no words with a topic is likely a new subject, a short one a follow-up.
 SHORT_MESSAGE_TERMS = 2.5
 
 
@@ -291,16 +292,3 @@ class Assigner:
         centroid = self.states[index].centroid.values
         for term in vector.values:
             postings.setdefault(term, {})[index] = centroid[term]
-
-
-def assign(
-    assigner: Assigner,
-    context: Sequence[ChatMessage],
-    new_messages: Sequence[ChatMessage],
-    analyser: Analyser,
-) -> None:
-    """Feed the context (oldest first) and then the new messages (oldest first) to ``assigner``."""
-    for message in context:
-        assigner.absorb_context(message, analyser.vector(message.content), analyser.features(message.content))
-    for message in new_messages:
-        assigner.place(message, analyser.vector(message.content), analyser.features(message.content))

@@ -54,13 +54,15 @@ class Summary:
 
 
 def _phrases(text: str) -> Iterator[str]:
+    """The CJK phrases of 2 to ``_LONGEST_PHRASE`` characters of ``text`` with no stop bigram."""
     for run in cjk_runs(text):
         for segment in cjk_segments(run):
-            for size in range(2, min(_LONGEST_PHRASE, len(segment)) + 1):
-                for start in range(len(segment) - size + 1):
-                    phrase = segment[start : start + size]
-                    if not any(is_stop_bigram(phrase[i : i + 2]) for i in range(size - 1)):
-                        yield phrase
+            usable = [not is_stop_bigram(segment[index : index + 2]) for index in range(len(segment) - 1)]
+            for start in range(len(usable)):
+                for end in range(start + 2, min(start + _LONGEST_PHRASE, len(segment)) + 1):
+                    if not usable[end - 2]:
+                        break
+                    yield segment[start:end]
 
 
 def _display(forms: list[str]) -> str:
@@ -70,28 +72,28 @@ def _display(forms: list[str]) -> str:
 
 
 @dataclass(slots=True)
-class _TermCount:
-    order: int
-    documents: int = 0
-    occurrences: int = 0
-    forms: list[str] = field(default_factory=list)
+class _TermCounts:
+    """How often each term occurs in a topic's documents; ``forms`` only for (Latin) words."""
+
+    documents: dict[str, int] = field(default_factory=dict)
+    occurrences: dict[str, int] = field(default_factory=dict)
+    forms: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _count_terms(documents: Sequence[str]) -> dict[str, _TermCount]:
-    counts: dict[str, _TermCount] = {}
+def _count_terms(documents: Sequence[str]) -> _TermCounts:
+    counts = _TermCounts()
+    in_documents, occurrences, forms = counts.documents, counts.occurrences, counts.forms
     for document in documents:
-        found = [(term, surface) for term, surface in words(document) if len(term) >= _SHORTEST_WORD]
-        found += [(phrase, phrase) for phrase in _phrases(document)]
-        seen: set[str] = set()
-        for term, surface in found:
-            count = counts.get(term)
-            if count is None:
-                count = counts[term] = _TermCount(order=len(counts))
-            count.occurrences += 1
-            count.forms.append(surface)
-            if term not in seen:
-                seen.add(term)
-                count.documents += 1
+        found: list[str] = []
+        for term, surface in words(document):
+            if len(term) >= _SHORTEST_WORD:
+                found.append(term)
+                forms.setdefault(term, []).append(surface)
+        found.extend(_phrases(document))
+        for term in found:
+            occurrences[term] = occurrences.get(term, 0) + 1
+        for term in dict.fromkeys(found):
+            in_documents[term] = in_documents.get(term, 0) + 1
     return counts
 
 
@@ -114,31 +116,33 @@ def key_terms(documents: Sequence[str], idf: Idf, cjk_topic: bool) -> list[str]:
     "据库迁") are not both taken.
     """
     counts = _count_terms(documents)
+    occurrences = counts.occurrences
+    # Words have surface forms; every other term is a CJK phrase.
     shadowed = {
         part
-        for phrase, count in counts.items()
-        if len(phrase) > 2 and contains_cjk(phrase)
+        for phrase, count in occurrences.items()
+        if len(phrase) > 2 and phrase not in counts.forms
         for part in (phrase[:-1], phrase[1:])
-        if counts[part].occurrences == count.occurrences
+        if occurrences[part] == count
     }
     ranked: list[tuple[float, int, str]] = []
-    for term, count in counts.items():
-        if count.documents < 2 or term in shadowed:
+    for order, (term, in_documents) in enumerate(counts.documents.items()):
+        if in_documents < 2 or term in shadowed:
             continue
-        if contains_cjk(term):
+        if term in counts.forms:
+            weight = idf(term)
+        else:
             bigrams = [term[i : i + 2] for i in range(len(term) - 1)]
             weight = sum(idf(bigram) for bigram in bigrams) / len(bigrams) * (1.0 + 0.05 * (len(term) - 2))
-        else:
-            weight = idf(term)
         # Documents count most; repeats within one document count half.
-        strength = count.documents + 0.5 * (count.occurrences - count.documents)
-        ranked.append((strength * weight, count.order, term))
+        strength = in_documents + 0.5 * (occurrences[term] - in_documents)
+        ranked.append((strength * weight, order, term))
     ranked.sort(key=lambda item: (-item[0], item[1], item[2]))
     chosen: list[tuple[str, str]] = []
     for _score, _order, term in ranked:
         if any(_overlap(term, other) for other, _shown in chosen):
             continue
-        shown = term if contains_cjk(term) else _display(counts[term].forms)
+        shown = _display(counts.forms[term]) if term in counts.forms else term
         chosen.append((term, clip(shown, TERM_MAX)))
         if len(chosen) == TITLE_TERMS:
             break

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from adapters.llm.text import TextFeatures, features
 
 SINGLETON_FACTOR = 0.3
+# A text is read up to this many characters: its start says what it is about, and a 32,000
+# character paste must not cost as much as a whole batch.
+ANALYSED_CHARS = 2_000
 
 
 class Idf:
@@ -73,10 +76,10 @@ class Centroid:
         self.norm = 0.0
         self._norm2 = 0.0
 
-    def add(self, vector: Vector, weight: float = 1.0) -> None:
+    def add(self, vector: Vector) -> None:
         if vector.norm == 0.0:
             return
-        scale = weight / vector.norm
+        scale = 1.0 / vector.norm
         values = self.values
         for term, value in vector.values.items():
             old = values.get(term, 0.0)
@@ -120,7 +123,7 @@ class Analyser:
     def features(self, text: str) -> TextFeatures:
         found = self._features.get(text)
         if found is None:
-            found = self._features[text] = features(self._prepare(text))
+            found = self._features[text] = features(self._prepare(text[:ANALYSED_CHARS]))
         return found
 
     def fit(self, documents: Iterable[str]) -> None:

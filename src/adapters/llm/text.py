@@ -16,15 +16,17 @@ from dataclasses import dataclass
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _CJK_CHAR = re.compile(f"[{_CJK}]")
-_TOKEN = re.compile(f"(?P<cjk>[{_CJK}]+)|(?P<word>[^\\W_{_CJK}]+(?:'[^\\W_{_CJK}]+)*)")
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_WORD = re.compile(f"[^\\W_{_CJK}]+(?:'[^\\W_{_CJK}]+)*")
 _LATIN_LETTER = re.compile(f"[^\\W\\d_{_CJK}]")
-_SENTENCE_BREAK = re.compile(r"(?<=[。！？!?；;…])\s*|(?<=\.)\s+|\n+")
+# CJK punctuation ends a sentence by itself; Latin punctuation only before a space, so that
+# "v1.2", "9:30" and URLs stay whole.
+_SENTENCE_BREAK = re.compile(r"(?<=[。！？；…])\s*|(?<=[.!?;])\s+|\n+")
 _MENTION_PREFIX = re.compile(r"^(?:@\S+\s*)+")
-_CLAUSE_BREAK = re.compile(r"[，,、：:；;。！？!?…\n]|\s[-–—]\s")
+_CLAUSE_BREAK = re.compile(r"[，、：；。！？…\n]|[,:;.!?]+(?=\s|$)|\s[-–—]\s")
 
-# A character standing alone between function characters ("库" in "库呢") is a term of its own,
-# a weak one; characters inside longer pieces are left to the bigrams, since common characters
-# would otherwise glue unrelated Chinese messages together (and slow matching down).
+# Single characters are a weak extra signal next to the bigrams: they let "爬山" meet "爬香山",
+# without letting the common characters they share glue unrelated Chinese messages together.
 UNIGRAM_WEIGHT = 0.3
 
 # Function characters: a CJK run is cut at these, so no bigram spans a particle or a pronoun.
@@ -108,24 +110,25 @@ def cjk_segments(run: str) -> list[str]:
     return [segment for segment in _STOP_CHAR_CLASS.split(run) if segment]
 
 
+@functools.lru_cache(maxsize=32_768)
+def _term(surface: str) -> str | None:
+    lowered = surface.lower()
+    if lowered in _STOP_WORDS or lowered.isdigit() or len(lowered) < 2:
+        return None
+    return stem(lowered)
+
+
 def words(text: str) -> Iterator[tuple[str, str]]:
     """The content words of ``text`` as (stem, surface form), in order."""
-    for match in _TOKEN.finditer(text.replace("’", "'")):
-        surface = match.group("word")
-        if surface is None:
-            continue
-        lowered = surface.lower()
-        if lowered in _STOP_WORDS or lowered.isdigit() or len(lowered) < 2:
-            continue
-        yield stem(lowered), surface
+    for surface in _WORD.findall(text.replace("’", "'")):
+        term = _term(surface)
+        if term is not None:
+            yield term, surface
 
 
-def cjk_runs(text: str) -> Iterator[str]:
+def cjk_runs(text: str) -> list[str]:
     """The runs of CJK characters of ``text``, in order."""
-    for match in _TOKEN.finditer(text):
-        run = match.group("cjk")
-        if run is not None:
-            yield run
+    return _CJK_RUN.findall(text)
 
 
 def is_stop_bigram(bigram: str) -> bool:
@@ -135,26 +138,31 @@ def is_stop_bigram(bigram: str) -> bool:
 def features(text: str) -> TextFeatures:
     """Extract the weighted terms and script counts of ``text``."""
     counts: dict[str, float] = {}
-    content: set[str] = set()
+    get = counts.get
+    content = 0
+    for surface in _WORD.findall(text.replace("’", "'")):
+        term = _term(surface)
+        if term is not None:
+            if term not in counts:
+                content += 1
+            counts[term] = get(term, 0.0) + 1.0
     bigrams: set[str] = set()
-    for term, _surface in words(text):
-        counts[term] = counts.get(term, 0.0) + 1.0
-        content.add(term)
-    for run in cjk_runs(text):
-        for segment in cjk_segments(run):
-            for index in range(len(segment) - 1):
-                bigram = segment[index : index + 2]
+    cjk_chars = 0
+    for run in _CJK_RUN.findall(text):
+        cjk_chars += len(run)
+        for segment in _STOP_CHAR_CLASS.split(run):
+            for bigram in [segment[index : index + 2] for index in range(len(segment) - 1)]:
                 if bigram not in _STOP_BIGRAMS:
-                    counts[bigram] = counts.get(bigram, 0.0) + 1.0
+                    counts[bigram] = get(bigram, 0.0) + 1.0
                     bigrams.add(bigram)
             for char in segment:
                 if char not in _STOP_UNIGRAMS:
-                    counts[char] = counts.get(char, 0.0) + UNIGRAM_WEIGHT
+                    counts[char] = get(char, 0.0) + UNIGRAM_WEIGHT
     return TextFeatures(
         counts=counts,
         # Two overlapping bigrams make about one Chinese word: "数据库" is one term, not two.
-        content_terms=len(content) + (len(bigrams) + 1) // 2,
-        cjk_chars=len(_CJK_CHAR.findall(text)),
+        content_terms=content + (len(bigrams) + 1) // 2,
+        cjk_chars=cjk_chars,
         latin_letters=len(_LATIN_LETTER.findall(text)),
     )
 
@@ -169,8 +177,8 @@ def contains_cjk(text: str) -> bool:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split at sentence ends (CJK and Latin punctuation, line breaks); a "v1.2" stays whole."""
-    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
+    """Split at sentence ends: CJK and Latin punctuation, and line breaks."""
+    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part.strip()]
 
 
 def strip_leading_mentions(text: str) -> str:
@@ -178,7 +186,7 @@ def strip_leading_mentions(text: str) -> str:
 
 
 def first_clause(text: str) -> str:
-    """The text up to its first clause break, or the whole text when the clause would be a stub."""
+    """The first clause of ``text`` that is not a stub, or the whole text when every clause is."""
     parts = [part.strip() for part in _CLAUSE_BREAK.split(text)]
     for part in parts:
         if len(part) >= 4 or (contains_cjk(part) and len(part) >= 2):
@@ -191,7 +199,9 @@ def clip(text: str, limit: int) -> str:
     text = text.strip()
     if len(text) <= limit:
         return text
-    cut = text[: max(limit - 1, 1)]
+    if limit < 2:
+        return text[:limit]
+    cut = text[: limit - 1]
     space = cut.rfind(" ")
     if space >= limit * 0.6 and not contains_cjk(cut[space:]):
         cut = cut[:space]

@@ -22,7 +22,7 @@ from adapters.postgres.migrate import (
     upgrade_to_head,
 )
 from adapters.postgres.store import SqlMemoryStore
-from adapters.postgres.tables import metadata
+from adapters.postgres.schema import metadata
 from memory_domain.errors import StorageUnavailable
 from tests.support.databases import fresh_postgres_database, sqlite_url
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from adapters.postgres.engine import async_url, create_engine
-from adapters.postgres.tables import metadata
+from adapters.postgres.schema import metadata
 
 # Any constant works, as long as every migrating process uses the same one.
 MIGRATION_LOCK_KEY = 0x6D656D6F7279  # "memory"

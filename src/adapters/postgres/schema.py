@@ -1,0 +1,12 @@
+"""The whole schema: one MetaData that every table module adds its tables to.
+
+Migrations are checked against this (``tests/integration/test_sql_engine_and_migrations.py``);
+a module that defines tables on ``adapters.postgres.tables.metadata`` is imported here.
+"""
+
+from __future__ import annotations
+
+from adapters.postgres import tables
+from adapters.postgres.tables import metadata
+
+__all__ = ["metadata", "tables"]

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from entrypoints.cli_memory import memory_app
 from entrypoints.cli_support import fail, with_container
+from entrypoints.cli_tasks import tasks_app
 from entrypoints.container import Container, resolve
 from entrypoints.message_io import parse_message_line
 from entrypoints.settings import Settings, SettingsError, load_settings
@@ -30,6 +31,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(memory_app, name="memory")
+app.add_typer(tasks_app, name="tasks")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -1,4 +1,4 @@
-"""``ai-worker memory ...``: read a group's memory, its history; update it now."""
+"""``ai-worker memory ...``: read a group's memories and history; update, evolve or roll back."""
 
 from __future__ import annotations
 
@@ -8,14 +8,29 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from entrypoints.cli_group_memory import (
+    TOPICS_CANNOT_ROLL_BACK,
+    MemoryKind,
+    context_json,
+    group_memory_json,
+    history_json,
+    print_group_memory,
+    print_history,
+)
 from entrypoints.cli_support import fail, with_container
 from entrypoints.container import Container, resolve
 from entrypoints.settings import SettingsError, load_settings
+from memory_domain.consensus import ConsensusScheduler
 from memory_domain.errors import MemoryDomainError
-from memory_domain.model import Topic, TopicRevision
-from memory_domain.queries import GroupMemoryView, MemoryQueries
+from memory_domain.group_model import GroupMemoryRevision
+from memory_domain.group_rollback import GroupMemoryRollback
+from memory_domain.memory_context import MemoryContext, MemoryContextReader
+from memory_domain.model import Topic
+from memory_domain.queries import GroupMemoryView, HistoryEntry, MemoryQueries
 from memory_domain.scheduling import UpdateScheduler
 
 memory_app = typer.Typer(help="Read and manage a group's memory.", no_args_is_help=True)
@@ -47,39 +62,33 @@ def view_json(view: GroupMemoryView) -> dict[str, Any]:
         "last_error": None
         if failure is None
         else {"at": failure.created_at.isoformat(), "error": failure.error},
-    }
-
-
-def revision_json(revision: TopicRevision) -> dict[str, Any]:
-    return {
-        "kind": "topics",
-        "revision": revision.revision,
-        "created_at": revision.created_at.isoformat(),
-        "message_ids": list(revision.message_ids),
-        "model": revision.model,
-        "prompt_tokens": revision.prompt_tokens,
-        "completion_tokens": revision.completion_tokens,
-        "duration_ms": revision.duration_ms,
-        "diff": revision.diff,
+        "group_memory": None
+        if view.group_memory is None
+        else group_memory_json(view.group_memory, view.last_evolution_failure),
     }
 
 
 def print_view(console: Console, view: GroupMemoryView) -> None:
+    # Chat text is data: escaped, so that "[/]" in a summary is printed, not parsed as markup.
     console.print(
-        f"[bold]{view.group_id}[/bold]  version {view.version}, "
+        f"[bold]{escape(view.group_id)}[/bold]  version {view.version}, "
         f"{len(view.topics)} topics, {view.pending_messages} messages pending",
         highlight=False,
     )
     if view.last_failure is not None:
-        console.print(f"[red]last update failed:[/red] {view.last_failure.error}", highlight=False)
+        console.print(f"[red]last update failed:[/red] {escape(view.last_failure.error)}", highlight=False)
     table = Table(show_lines=True)
     table.add_column("topic", no_wrap=True)
     table.add_column("title")
     table.add_column("summary")
     table.add_column("messages", justify="right")
     for topic in view.topics:
-        table.add_row(topic.topic_id[:8], topic.title, topic.summary, str(len(topic.message_ids)))
+        table.add_row(
+            escape(topic.topic_id[:8]), Text(topic.title), Text(topic.summary), str(len(topic.message_ids))
+        )
     console.print(table)
+    if view.group_memory is not None:
+        print_group_memory(console, view.group_memory, view.last_evolution_failure)
 
 
 def run(action: Any) -> Any:
@@ -95,12 +104,18 @@ def run(action: Any) -> Any:
 
 
 @memory_app.command("show")
-def show(group: Annotated[str, typer.Argument(help="The group id.")], as_json: JsonFlag = False) -> None:
-    """Show a group's topics and its pending backlog."""
+def show(
+    group: Annotated[str, typer.Argument(help="The group id.")],
+    as_json: JsonFlag = False,
+    superseded: Annotated[
+        bool, typer.Option("--superseded", help="Also list the group-memory items superseded.")
+    ] = False,
+) -> None:
+    """Show a group's topics, its pending backlog and its group memory."""
 
     async def action(container: Container) -> GroupMemoryView:
         queries: MemoryQueries = await resolve(container.queries)
-        return await queries.show(group)
+        return await queries.show(group, include_superseded=superseded)
 
     view = run(action)
     if as_json:
@@ -115,30 +130,17 @@ def history(
     as_json: JsonFlag = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
 ) -> None:
-    """List a group's memory revisions, newest first."""
+    """List the revisions of the group's topics and group memory, newest first."""
 
-    async def action(container: Container) -> list[TopicRevision]:
+    async def action(container: Container) -> list[HistoryEntry]:
         queries: MemoryQueries = await resolve(container.queries)
-        return await queries.history(group, limit)
+        return await queries.timeline(group, limit)
 
-    revisions = run(action)
+    entries = run(action)
     if as_json:
-        print(json.dumps([revision_json(r) for r in revisions], ensure_ascii=False, indent=2))
-        return
-    table = Table()
-    for column in ("kind", "revision", "created", "messages", "model", "tokens in/out", "ms"):
-        table.add_column(column)
-    for r in revisions:
-        table.add_row(
-            "topics",
-            str(r.revision),
-            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            str(len(r.message_ids)),
-            r.model,
-            f"{r.prompt_tokens}/{r.completion_tokens}",
-            str(r.duration_ms),
-        )
-    out.print(table)
+        print(json.dumps([history_json(entry) for entry in entries], ensure_ascii=False, indent=2))
+    else:
+        print_history(out, entries)
 
 
 @memory_app.command("groups")
@@ -165,3 +167,60 @@ def update(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
         out.print(f"update of {group} enqueued", markup=False)
     else:
         out.print(f"an update of {group} is already queued or running", markup=False)
+
+
+@memory_app.command("evolve")
+def evolve(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
+    """Enqueue the evolution of the group's memory from its changed topics now."""
+
+    async def action(container: Container) -> bool:
+        consensus: ConsensusScheduler = await resolve(container.consensus)
+        return await consensus.enqueue(group)
+
+    if run(action):
+        out.print(f"evolution of {group} enqueued", markup=False)
+    else:
+        out.print(f"an evolution of {group} is already queued or running", markup=False)
+
+
+@memory_app.command("rollback")
+def rollback(
+    group: Annotated[str, typer.Argument(help="The group id.")],
+    to: Annotated[int, typer.Option("--to", min=0, help="The group-memory revision to restore (0: empty).")],
+    kind: Annotated[MemoryKind, typer.Option(help="Which memory to roll back.")] = MemoryKind.GROUP_MEMORY,
+) -> None:
+    """Restore an earlier version of the group memory as a new revision; nothing is erased."""
+    if kind is MemoryKind.TOPICS:
+        err.print(f"error: {TOPICS_CANNOT_ROLL_BACK}", markup=False)
+        raise typer.Exit(2)
+
+    async def action(container: Container) -> GroupMemoryRevision:
+        restorer: GroupMemoryRollback = await resolve(container.rollback)
+        return await restorer.rollback(group, to)
+
+    revision: GroupMemoryRevision = run(action)
+    out.print(
+        f"group memory of {group} restored to revision {to} as revision {revision.revision} "
+        f"({len(revision.diff['updated'])} items restored, {len(revision.diff['superseded'])} superseded)",
+        markup=False,
+    )
+
+
+@memory_app.command("context")
+def context(
+    group: Annotated[str, typer.Argument(help="The group id.")],
+    query: Annotated[str | None, typer.Option(help="What the reply is about: relevant memory first.")] = None,
+    budget: Annotated[int, typer.Option(min=0, max=1_000_000, help="At most this many characters.")] = 2000,
+    as_json: JsonFlag = False,
+) -> None:
+    """Print the memory context a reply prompt gets: group memory and active topics, cut to a budget."""
+
+    async def action(container: Container) -> MemoryContext:
+        reader: MemoryContextReader = await resolve(container.memory_context)
+        return await reader.context(group, budget, query)
+
+    result: MemoryContext = run(action)
+    if as_json:
+        print(json.dumps(context_json(result), ensure_ascii=False, indent=2))
+    else:
+        print(result.text)

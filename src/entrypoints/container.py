@@ -19,19 +19,33 @@ from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.llm.offline import OfflineTopicModel
-from adapters.llm.openai_model import OpenAITopicModel
+from adapters.postgres.consensus_slots import SqlConsensusSlots
 from adapters.postgres.engine import create_engine
+from adapters.postgres.group_store import SqlGroupMemoryStore
+from adapters.postgres.history import SqlMessageHistory
+from adapters.postgres.long_task_repository import SqlTaskRepository
 from adapters.postgres.store import SqlMemoryStore
-from adapters.redis.arq_queue import ArqUpdateQueue
+from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue
+from adapters.redis.arq_task_dispatcher import ArqTaskDispatcher
 from adapters.redis.connection import open_embedded_pool, open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
 from adapters.system import SystemClock, UuidIds
+from entrypoints.group_memory_wiring import consensus_schedule, evolver_options, open_distiller
+from entrypoints.long_task_wiring import build_task_registry, executor_options
+from entrypoints.memory_tasks import with_memory_tasks
 from entrypoints.settings import Settings
+from long_tasks_domain.executor import TaskExecutor
+from long_tasks_domain.service import TaskService
+from memory_domain.consensus import ConsensusScheduler
+from memory_domain.group_memory import MemoryEvolver
+from memory_domain.group_rollback import GroupMemoryRollback
+from memory_domain.memory_context import MemoryContextReader
 from memory_domain.ports import TopicModel
 from memory_domain.queries import MemoryQueries
 from memory_domain.recording import MessageRecorder
 from memory_domain.scheduling import UpdateScheduler
 from memory_domain.topic_memory import TopicUpdater, UpdaterOptions
+from memory_domain.topic_rebuild import TopicRebuilder
 from memory_domain.trigger_policy import TriggerPolicy
 
 logger = logging.getLogger(__name__)
@@ -70,6 +84,10 @@ async def open_topic_model(settings: Settings) -> AsyncIterator[TopicModel]:
     if not settings.llm_configured:
         yield OfflineTopicModel()
         return
+    # Imported here: the openai SDK takes about a second to import, which every CLI command
+    # would pay for although most never talk to a model.
+    from adapters.llm.openai_model import OpenAITopicModel
+
     assert settings.llm_base_url is not None and settings.llm_model is not None
     api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
     model = OpenAITopicModel(
@@ -96,9 +114,9 @@ def trigger_policy(settings: Settings) -> TriggerPolicy:
 def updater_options(settings: Settings) -> UpdaterOptions:
     return UpdaterOptions(
         lease_seconds=settings.l2_lease_seconds,
-        # The OpenAI adapter retries its transport and answers itself; the domain adds one
-        # more round only for answers that break the rewrite rules.
-        model_attempts=2 if settings.llm_configured else 1,
+        # Both models check their own answers against the rewrite rules (the OpenAI adapter
+        # retries within LLM_MAX_ATTEMPTS; the offline model is deterministic): no second round.
+        model_attempts=1,
         failure_backoff=timedelta(minutes=settings.l2_failure_backoff_minutes),
     )
 
@@ -147,7 +165,77 @@ class Container(containers.DeclarativeContainer):
             lambda s: timedelta(minutes=max(5, s.l2_force_update_after_minutes)), settings
         ),
     )
-    queries = providers.Singleton(MemoryQueries, store)
+
+    # Group memory (L3): in the same database; evolutions are arq jobs with leases of their own.
+    distiller = providers.Resource(open_distiller, settings)
+    group_store = providers.Singleton(SqlGroupMemoryStore, engine)
+    queries = providers.Singleton(MemoryQueries, store, group_store)
+    consensus_slots = providers.Singleton(SqlConsensusSlots, engine)
+    evolution_leases = providers.Singleton(RedisUpdateLeases, redis, key_prefix, "l3")
+    evolution_queue = providers.Singleton(ArqEvolutionQueue, redis)
+    evolver = providers.Singleton(
+        MemoryEvolver,
+        group_store,
+        evolution_leases,
+        distiller,
+        clock,
+        ids,
+        providers.Callable(evolver_options, settings),
+    )
+    consensus = providers.Singleton(
+        ConsensusScheduler,
+        group_store,
+        consensus_slots,
+        evolution_queue,
+        evolution_leases,
+        providers.Callable(consensus_schedule, settings),
+        clock,
+        ids,
+    )
+    rollback = providers.Singleton(GroupMemoryRollback, group_store, clock)
+    memory_context = providers.Singleton(MemoryContextReader, store, group_store, clock)
+
+    # Long tasks: stored in the same database, dispatched through arq.
+    task_repository = providers.Singleton(SqlTaskRepository, engine)
+    task_dispatcher = providers.Singleton(ArqTaskDispatcher, redis)
+    history = providers.Singleton(SqlMessageHistory, engine)
+    rebuilder = providers.Singleton(
+        TopicRebuilder,
+        store,
+        history,
+        topic_model,
+        clock,
+        ids,
+        providers.Callable(lambda s: s.l2_queue_max_len, settings),
+    )
+    task_registry = providers.Singleton(
+        with_memory_tasks,
+        providers.Singleton(
+            build_task_registry,
+            task_repository,
+            clock,
+            providers.Callable(lambda s: s.long_task_imports, settings),
+        ),
+        rebuilder,
+    )
+    task_service = providers.Singleton(
+        TaskService,
+        task_repository,
+        task_registry,
+        task_dispatcher,
+        clock,
+        ids,
+        default_max_retries=providers.Callable(lambda s: s.long_task_max_retries, settings),
+    )
+    task_executor = providers.Singleton(
+        TaskExecutor,
+        task_repository,
+        task_registry,
+        task_dispatcher,
+        clock,
+        ids,
+        providers.Callable(executor_options, settings),
+    )
 
 
 def build_container(settings: Settings) -> Container:

@@ -25,6 +25,7 @@ from entrypoints.container import Container, build_container, close_container, o
 from entrypoints.message_io import parse_message
 from entrypoints.settings import Settings, load_settings
 from entrypoints.unified_worker import build_worker_settings
+from memory_domain.consensus import ConsensusScheduler
 from memory_domain.model import ChatMessage
 from memory_domain.queries import MemoryQueries
 from memory_domain.recording import MessageRecorder
@@ -116,6 +117,11 @@ async def _demo(console: Console, settings: Settings, container: Container) -> N
     # What is left is below the threshold and not old yet: flush it, as `memory update` does.
     for group_id in sorted(by_group):
         await scheduler.enqueue(group_id)
+    jobs += await run_worker_until_idle(settings, container)
+    # Then what the daily consensus does, at once: each group's topics distilled into group memory.
+    consensus: ConsensusScheduler = await resolve(container.consensus)
+    for group_id in sorted(by_group):
+        await consensus.enqueue(group_id)
     jobs += await run_worker_until_idle(settings, container)
     elapsed = time.monotonic() - started
     console.print(f"worker jobs completed: {jobs} in {elapsed:.1f} s\n", highlight=False)

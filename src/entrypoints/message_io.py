@@ -52,8 +52,8 @@ def parse_message(data: Any) -> ChatMessage:
             where = ".".join(str(part) for part in item["loc"]) or "message"
             problems.append(f"{where}: {item['msg']}")
         raise ValueError("; ".join(problems)) from None
-    except InvalidMessage as error:
-        raise ValueError(str(error)) from None
+    except (InvalidMessage, OverflowError) as error:
+        raise ValueError(str(error) or "a value is out of range") from None
 
 
 def parse_message_line(line: str) -> ChatMessage:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,26 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, alias="LLM_TIMEOUT_SECONDS", gt=0, le=3600)
     llm_max_attempts: int = Field(default=3, alias="LLM_MAX_ATTEMPTS", ge=1, le=10)
 
+    # Group memory (L3): the daily consensus at CONSENSUS_CRON_HOUR:00 in MEMORY_TIMEZONE.
+    consensus_cron_hour: int = Field(default=2, alias="CONSENSUS_CRON_HOUR", ge=0, le=23)
+    memory_timezone: str = Field(default="UTC", alias="MEMORY_TIMEZONE", min_length=1)
+    l3_job_timeout_seconds: int = Field(default=900, alias="L3_JOB_TIMEOUT_SECONDS", ge=10, le=24 * 3600)
+
+    # Long tasks: a short renewed lease; the seed's lock timeout now bounds one step.
+    long_task_lease_seconds: float = Field(default=30.0, alias="LONG_TASK_LEASE_SECONDS", ge=1, le=600)
+    long_task_lock_timeout_seconds: int = Field(
+        default=1800, alias="LONG_TASK_LOCK_TIMEOUT_SECONDS", ge=1, le=24 * 3600
+    )
+    long_task_poll_batch: int = Field(default=5, alias="LONG_TASK_POLL_BATCH", ge=1, le=1000)
+    long_task_max_retries: int = Field(default=3, alias="LONG_TASK_MAX_RETRIES", ge=0, le=100)
+    long_task_retry_backoff_seconds: float = Field(
+        default=5.0, alias="LONG_TASK_RETRY_BACKOFF_SECONDS", ge=0, le=24 * 3600
+    )
+    long_task_retry_backoff_max_seconds: float = Field(
+        default=600.0, alias="LONG_TASK_RETRY_BACKOFF_MAX_SECONDS", ge=0, le=7 * 24 * 3600
+    )
+    long_task_imports: str = Field(default="", alias="LONG_TASK_IMPORTS")
+
     # The worker process.
     worker_max_jobs: int = Field(default=10, alias="WORKER_MAX_JOBS", ge=1, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
@@ -106,7 +127,43 @@ class Settings(BaseSettings):
     def _llm_complete(self) -> Settings:
         if self.llm_base_url and not self.llm_model:
             raise ValueError("LLM_MODEL: required when LLM_BASE_URL is set")
+        if self.llm_base_url:
+            # Every attempt may take the whole timeout, plus a backoff of up to 30 s between.
+            worst = self.llm_timeout_seconds * self.llm_max_attempts + 30 * (self.llm_max_attempts - 1)
+            if worst >= self.l2_job_timeout_seconds:
+                raise ValueError(
+                    f"L2_JOB_TIMEOUT_SECONDS ({self.l2_job_timeout_seconds}) must exceed "
+                    f"LLM_TIMEOUT_SECONDS x LLM_MAX_ATTEMPTS plus backoff ({worst:.0f} s)"
+                )
         return self
+
+    @model_validator(mode="after")
+    def _l3_timeout_covers_the_model(self) -> Settings:
+        if self.llm_base_url:
+            worst = self.llm_timeout_seconds * self.llm_max_attempts + 30 * (self.llm_max_attempts - 1)
+            if worst >= self.l3_job_timeout_seconds:
+                raise ValueError(
+                    f"L3_JOB_TIMEOUT_SECONDS ({self.l3_job_timeout_seconds}) must exceed "
+                    f"LLM_TIMEOUT_SECONDS x LLM_MAX_ATTEMPTS plus backoff ({worst:.0f} s)"
+                )
+        return self
+
+    @field_validator("memory_timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name such as UTC or Asia/Shanghai") from None
+        return value
+
+    @field_validator("l2_scan_interval_minutes")
+    @classmethod
+    def _divides_the_hour(cls, value: int) -> int:
+        # The scan is a cron on the minutes of the hour: only a divisor of 60 gives even gaps.
+        if 60 % value:
+            raise ValueError("must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)")
+        return value
 
     # -- derived ---------------------------------------------------------------------------
 

@@ -16,10 +16,12 @@ from arq import cron, func
 from adapters.redis.connection import open_embedded_pool, redis_settings
 from adapters.redis.serialization import deserialize, serialize
 from entrypoints.container import Container, build_container, close_container, open_container, resolve
+from entrypoints.group_memory_jobs import group_memory_cron_jobs, group_memory_functions, group_memory_startup
 from entrypoints.logging_setup import configure_logging
+from entrypoints.long_task_jobs import long_task_cron_jobs, long_task_functions, long_task_startup
 from entrypoints.settings import Settings, SettingsError, load_settings
 from memory_domain.errors import InvalidMessage
-from memory_domain.model import UpdateStatus, validate_group_id
+from memory_domain.model import validate_group_id
 from memory_domain.scheduling import UpdateScheduler
 from memory_domain.topic_memory import TopicUpdater
 
@@ -42,6 +44,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["updater"] = await resolve(container.updater)
     scheduler: UpdateScheduler = await resolve(container.scheduler)
     ctx["scheduler"] = scheduler
+    await long_task_startup(ctx, container, settings)
+    await group_memory_startup(ctx, container)
     # A restarted worker may follow a flushed Redis: make the derived state match Postgres.
     await scheduler.rebuild()
     logger.info(
@@ -65,11 +69,10 @@ async def task_update_topic_memory(ctx: dict[str, Any], group_id: str) -> dict[s
     except InvalidMessage as error:
         raise ValueError(f"task_update_topic_memory: bad group_id argument: {error}") from None
     updater: TopicUpdater = ctx["updater"]
+    # Checked after the job ends, whether it succeeded or not, when arq has released the
+    # group's job id: messages that arrived meanwhile could not be enqueued before then.
+    ctx[FOLLOW_UP_KEY] = group_id
     outcome = await updater.update(group_id)
-    if outcome.status is UpdateStatus.UPDATED:
-        # Checked after the job ends, when arq has released the group's job id: the next
-        # update can only be enqueued then.
-        ctx[FOLLOW_UP_KEY] = group_id
     return {
         "group_id": outcome.group_id,
         "status": outcome.status.value,
@@ -116,7 +119,12 @@ def build_worker_settings(settings: Settings | None = None) -> type:
                 name="task_update_topic_memory",
                 timeout=settings.l2_job_timeout_seconds,
                 keep_result=0,
+                # Each revival of a killed run counts as an arq try; the updater's own backoff,
+                # not arq's try limit, decides when a failing group is tried again.
+                max_tries=1000,
             ),
+            *long_task_functions(settings),
+            *group_memory_functions(settings),
         ],
         "cron_jobs": [
             cron(
@@ -133,6 +141,8 @@ def build_worker_settings(settings: Settings | None = None) -> type:
                 second=RECOVERY_SECONDS,
                 keep_result=0,
             ),
+            *long_task_cron_jobs(settings),
+            *group_memory_cron_jobs(settings),
         ],
         "on_startup": startup,
         "on_shutdown": shutdown,

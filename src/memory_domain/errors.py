@@ -37,3 +37,11 @@ class IndexUnavailable(MemoryDomainError):
 
 class LeaseLost(MemoryDomainError):
     """The update's lease on its group expired or was taken over; it must not commit."""
+
+
+class InvalidDistillation(ModelError):
+    """The distiller's answer parsed, but breaks the evolution rules (or would wipe the memory)."""
+
+
+class InvalidRollback(MemoryDomainError, ValueError):
+    """A rollback names a revision the group memory cannot be restored to."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +59,9 @@ class ChatMessage:
                 raise InvalidMessage(f"{name} must be a non-empty string")
             if len(value) > MAX_ID_LENGTH:
                 raise InvalidMessage(f"{name} is longer than {MAX_ID_LENGTH} characters")
+            if value != value.strip():
+                # Ids travel through prompts and JSON answers, where surrounding blanks get lost.
+                raise InvalidMessage(f"{name} {value!r} has leading or trailing whitespace")
         if not isinstance(self.sender_name, str) or len(self.sender_name) > MAX_NAME_LENGTH:
             raise InvalidMessage(f"sender_name must be a string of at most {MAX_NAME_LENGTH} characters")
         if not isinstance(self.role, Role):
@@ -71,15 +74,29 @@ class ChatMessage:
             )
         if not isinstance(self.sent_at, datetime) or self.sent_at.tzinfo is None:
             raise InvalidMessage(f"message {self.message_id!r}: sent_at must be a timezone-aware datetime")
+        try:
+            self.sent_at.astimezone(UTC)
+        except OverflowError:
+            raise InvalidMessage(
+                f"message {self.message_id!r}: sent_at {self.sent_at} is out of range"
+            ) from None
         if self.reply_to is not None and (
             not isinstance(self.reply_to, str) or not self.reply_to or len(self.reply_to) > MAX_ID_LENGTH
         ):
             raise InvalidMessage(f"message {self.message_id!r}: reply_to must be a message id or None")
         for name in ("message_id", "sender_id", "sender_name", "content", "reply_to"):
             value = getattr(self, name)
-            if value is not None and "\x00" in value:
+            if value is None:
+                continue
+            if "\x00" in value:
                 # PostgreSQL cannot store NUL characters in text; refuse them everywhere alike.
                 raise InvalidMessage(f"message {self.message_id!r}: {name} contains a NUL character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidMessage(
+                    f"message {self.message_id!r}: {name} is not valid Unicode (a lone surrogate)"
+                ) from None
 
 
 class TopicStatus(StrEnum):
@@ -171,6 +188,16 @@ class PendingState:
     group_id: str
     count: int
     oldest_recorded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class HistoryCursor:
+    """A place in a group's integrated history: messages sort by the revision that integrated
+    them, then by sent time and id, so messages integrated later always come after it."""
+
+    revision: int
+    sent_at: datetime
+    message_id: str
 
 
 @dataclass(frozen=True, slots=True)

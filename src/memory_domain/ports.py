@@ -12,6 +12,7 @@ from typing import Protocol
 
 from memory_domain.model import (
     ChatMessage,
+    HistoryCursor,
     IndexEntry,
     PendingState,
     Topic,
@@ -102,6 +103,21 @@ class MemoryStore(Protocol):
         ...
 
 
+class MessageHistory(Protocol):
+    """A group's integrated messages in the order they were integrated (for rebuilding topics)."""
+
+    async def integrated_after(
+        self, group_id: str, after: HistoryCursor | None, limit: int
+    ) -> list[tuple[HistoryCursor, ChatMessage]]:
+        """The next ``limit`` integrated messages after ``after`` (from the start when None),
+        each with its own cursor, ordered by (revision, sent time, message id)."""
+        ...
+
+    async def count_integrated(self, group_id: str) -> int:
+        """How many of the group's messages are integrated."""
+        ...
+
+
 class PendingIndex(Protocol):
     """Derived pending state in Redis: a counter per group and the due index (a sorted set).
 
@@ -135,8 +151,19 @@ class PendingIndex(Protocol):
         """
         ...
 
-    async def defer(self, group_id: str, until: datetime) -> None:
-        """Make the group due at ``until``: when a failed update is tried again (its backoff)."""
+    async def defer(self, group_id: str, until: datetime) -> int:
+        """After a failed update: the group is due again at ``until``; return its failure streak.
+
+        Each call adds one to the group's failure streak; :meth:`settle` resets it.
+        """
+        ...
+
+    async def failure_streak(self, group_id: str) -> int:
+        """How many updates of the group failed in a row (0 after a successful one)."""
+        ...
+
+    async def in_backoff(self, group_ids: Sequence[str], now: datetime) -> set[str]:
+        """The groups among these whose last update failed and whose retry time is after ``now``."""
         ...
 
     async def pending_count(self, group_id: str) -> int:
@@ -186,8 +213,12 @@ class UpdateLeases(Protocol):
         """Groups whose lease ran out without being released: their update died."""
         ...
 
-    async def forget(self, group_id: str) -> None:
-        """Drop the record of an expired lease once its group's work was handed on."""
+    async def forget(self, group_id: str) -> bool:
+        """Drop the record of a lease that ran out; True only for the one caller that dropped it.
+
+        Nothing is dropped (False) while the lease is live: its holder renewed it, or another
+        holder took it. The caller that gets True hands the group's work on.
+        """
         ...
 
 

@@ -69,7 +69,11 @@ class MessageRecorder:
             )
             raise
         enqueued: list[str] = []
-        for group_id in sorted(counts):
-            if counts[group_id] >= self._policy.threshold and await self._queue.enqueue_update(group_id):
+        ready = sorted(group_id for group_id, count in counts.items() if count >= self._policy.threshold)
+        # A group whose last update failed waits out its backoff: during a model outage every
+        # new message would otherwise start another doomed update.
+        waiting = await self._index.in_backoff(ready, now) if ready else set()
+        for group_id in ready:
+            if group_id not in waiting and await self._queue.enqueue_update(group_id):
                 enqueued.append(group_id)
         return RecordResult(recorded=len(stored), duplicates=duplicates, enqueued_groups=tuple(enqueued))

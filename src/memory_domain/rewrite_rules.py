@@ -18,7 +18,8 @@ def validate_rewrite(model_input: TopicModelInput, rewrite: TopicRewrite) -> Non
     - every new message is assigned to exactly one topic, and only new messages are assigned;
     - at most ``MAX_ACTIVE_TOPICS`` topics stay active;
     - when there were topics, at least one of them is kept (a rewrite that would drop every
-      existing topic is refused: it is how a confused model wipes a memory).
+      existing topic is refused: it is how a confused model wipes a memory), and at most half
+      of them are archived at once unless the topic cap requires more.
     """
     known = {topic.topic_id for topic in model_input.topics}
     new_ids = {message.message_id for message in model_input.new_messages}
@@ -58,3 +59,10 @@ def validate_rewrite(model_input: TopicModelInput, rewrite: TopicRewrite) -> Non
         raise InvalidRewrite(f"messages assigned to no topic: {', '.join(missing[:5])}")
     if known and not seen_topics:
         raise InvalidRewrite(f"the rewrite would drop all {len(known)} existing topics")
+    dropped = len(known) - len(seen_topics)
+    if dropped > max(1, len(known) // 2) and len(known) + len(rewrite.topics) - len(seen_topics) <= (
+        MAX_ACTIVE_TOPICS
+    ):
+        # Archiving most of a memory at once is what a confused or manipulated model does; the
+        # topic cap is the one reason to archive many, and then only as many as it requires.
+        raise InvalidRewrite(f"the rewrite would archive {dropped} of {len(known)} existing topics at once")

@@ -64,8 +64,11 @@ class UpdateScheduler:
         """Hand on the work of every group whose update lease ran out: its worker died."""
         revived: list[str] = []
         for group_id in await self._leases.expired(self._clock.now(), self._scan_limit):
+            # forget() succeeds for one caller only, and only when the lease is really gone:
+            # two workers recovering at once, or a holder whose clock runs late, revive nothing.
+            if not await self._leases.forget(group_id):
+                continue
             await self._queue.revive_update(group_id)
-            await self._leases.forget(group_id)
             revived.append(group_id)
             logger.warning("group %s: its update died with its worker; revived", group_id)
         return revived
@@ -96,8 +99,11 @@ class UpdateScheduler:
         count = await self._index.pending_count(group_id)
         if count <= 0:
             return False
+        now = self._clock.now()
+        if await self._index.in_backoff([group_id], now):
+            return False
         due_at = await self._index.due_at(group_id)
-        if count >= self._policy.threshold or (due_at is not None and due_at <= self._clock.now()):
+        if count >= self._policy.threshold or (due_at is not None and due_at <= now):
             return await self._queue.enqueue_update(group_id)
         return False
 

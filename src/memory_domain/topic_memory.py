@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
-from memory_domain.errors import LeaseLost, MessagesNotPending, ModelError, StaleVersion
+from memory_domain.errors import InvalidRewrite, LeaseLost, MessagesNotPending, StaleVersion
+from memory_domain.heartbeat import heartbeat
 from memory_domain.model import (
     ChatMessage,
     PendingState,
@@ -32,11 +31,21 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class UpdaterOptions:
+    """Tuning of the updater.
+
+    ``model_attempts`` counts answers that break the rewrite rules (a model adapter retries its
+    own transport); ``batch_chars`` bounds the text of one batch so that a prompt stays within
+    a model's context. After each failure in a row the batch is halved and the backoff doubled
+    (up to ``max_backoff``), so that one bad message cannot hold its whole group up.
+    """
+
     lease_seconds: float = 20.0
-    model_attempts: int = 3
+    model_attempts: int = 2
     context_messages: int = 60
     conflict_attempts: int = 3
     failure_backoff: timedelta = timedelta(minutes=5)
+    max_backoff: timedelta = timedelta(hours=1)
+    batch_chars: int = 60_000
 
 
 class TopicUpdater:
@@ -74,41 +83,25 @@ class TopicUpdater:
         ttl = self._options.lease_seconds
         if not await self._leases.acquire(group_id, holder, ttl):
             return UpdateOutcome(group_id=group_id, status=UpdateStatus.BUSY)
+        attempted: list[ChatMessage] = []
         try:
-            async with self._heartbeat(group_id, holder) as lost:
-                return await self._update_with_retries(group_id, lost)
+            async with heartbeat(self._leases, group_id, holder, ttl) as lost:
+                return await self._update_with_retries(group_id, lost, attempted)
+        except BaseException as error:
+            # Whatever failed (the model, Postgres, Redis, a lost lease, arq's timeout), the
+            # messages stay pending; the error is kept and the group is tried again later.
+            await self._record_failure(group_id, attempted, error)
+            raise
         finally:
             await self._leases.release(group_id, holder)
 
-    @asynccontextmanager
-    async def _heartbeat(self, group_id: str, holder: str) -> AsyncIterator[asyncio.Event]:
-        lost = asyncio.Event()
-        ttl = self._options.lease_seconds
-
-        async def beat() -> None:
-            while True:
-                await asyncio.sleep(ttl / 3)
-                try:
-                    if not await self._leases.renew(group_id, holder, ttl):
-                        lost.set()
-                        return
-                except Exception:
-                    # A blip in Redis must not kill the update; the lease has slack for two misses.
-                    logger.warning("lease renewal failed for group %s", group_id, exc_info=True)
-
-        task = asyncio.create_task(beat())
-        try:
-            yield lost
-        finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-    async def _update_with_retries(self, group_id: str, lost: asyncio.Event) -> UpdateOutcome:
+    async def _update_with_retries(
+        self, group_id: str, lost: asyncio.Event, attempted: list[ChatMessage]
+    ) -> UpdateOutcome:
         attempts = self._options.conflict_attempts
         for attempt in range(1, attempts + 1):
             try:
-                return await self._update_once(group_id, lost)
+                return await self._update_once(group_id, lost, attempted)
             except (StaleVersion, MessagesNotPending) as conflict:
                 # Another writer got there first; re-read and redo the work on fresh state.
                 if attempt == attempts:
@@ -116,9 +109,12 @@ class TopicUpdater:
                 logger.info("group %s: %s; retrying (%d/%d)", group_id, conflict, attempt, attempts)
         raise AssertionError("unreachable")
 
-    async def _update_once(self, group_id: str, lost: asyncio.Event) -> UpdateOutcome:
+    async def _update_once(
+        self, group_id: str, lost: asyncio.Event, attempted: list[ChatMessage]
+    ) -> UpdateOutcome:
         memory = await self._store.get_topic_memory(group_id)
-        pending = await self._store.pending_messages(group_id, self._policy.max_batch)
+        pending = await self._batch(group_id)
+        attempted[:] = pending
         if not pending:
             state = await self._settle(group_id, integrated=0)
             return UpdateOutcome(group_id, UpdateStatus.NOTHING_PENDING, remaining=state.count)
@@ -129,11 +125,7 @@ class TopicUpdater:
             context_messages=tuple(await self._context(group_id, pending)),
         )
         started = time.monotonic()
-        try:
-            rewrite = await self._ask_model(model_input)
-        except ModelError as error:
-            await self._record_failure(group_id, pending, error)
-            raise
+        rewrite = await self._ask_model(model_input)
         duration_ms = int((time.monotonic() - started) * 1000)
         now = self._clock.now()
         topics, diff = merge_rewrite(memory.topics, rewrite, now, self._ids)
@@ -169,6 +161,20 @@ class TopicUpdater:
             follow_up=follow_up,
         )
 
+    async def _batch(self, group_id: str) -> list[ChatMessage]:
+        """The oldest pending messages: at most max_batch, halved per failure in a row, within batch_chars."""
+        streak = await self._index.failure_streak(group_id)
+        limit = max(1, self._policy.max_batch >> min(streak, 30))
+        pending = await self._store.pending_messages(group_id, limit)
+        batch: list[ChatMessage] = []
+        chars = 0
+        for message in pending:
+            chars += len(message.content)
+            if batch and chars > self._options.batch_chars:
+                break
+            batch.append(message)
+        return batch
+
     async def _context(self, group_id: str, pending: list[ChatMessage]) -> list[ChatMessage]:
         """Recent integrated messages plus the earlier messages that new ones reply to."""
         recent = await self._store.recent_integrated_messages(group_id, self._options.context_messages)
@@ -179,13 +185,13 @@ class TopicUpdater:
 
     async def _ask_model(self, model_input: TopicModelInput) -> TopicRewrite:
         attempts = max(1, self._options.model_attempts)
-        last_error: ModelError | None = None
+        last_error: InvalidRewrite | None = None
         for attempt in range(1, attempts + 1):
             try:
                 rewrite = await self._model.rewrite_topics(model_input)
                 validate_rewrite(model_input, rewrite)
                 return rewrite
-            except ModelError as error:
+            except InvalidRewrite as error:
                 last_error = error
                 logger.warning(
                     "group %s: model %s answer unusable (%d/%d): %s",
@@ -198,17 +204,24 @@ class TopicUpdater:
         assert last_error is not None
         raise last_error
 
-    async def _record_failure(self, group_id: str, pending: list[ChatMessage], error: Exception) -> None:
+    async def _record_failure(self, group_id: str, pending: list[ChatMessage], error: BaseException) -> None:
+        """Keep the error and schedule the retry; never raises (the original error matters)."""
         now = self._clock.now()
+        described = str(error) or "the update was cancelled (job timeout or worker shutdown)"
         failure = UpdateFailure(
             group_id=group_id,
             created_at=now,
-            error=f"{type(error).__name__}: {error}"[:4000],
+            error=f"{type(error).__name__}: {described}"[:4000],
             message_ids=tuple(message.message_id for message in pending),
         )
         try:
+            streak = await self._index.failure_streak(group_id)
+            backoff = min(self._options.failure_backoff * (2 ** min(streak, 20)), self._options.max_backoff)
+            await self._index.defer(group_id, now + backoff)
+        except Exception:
+            logger.exception("group %s: could not schedule the retry of a failed update", group_id)
+        try:
             await self._store.record_failure(failure)
-            await self._index.defer(group_id, now + self._options.failure_backoff)
         except Exception:
             logger.exception("group %s: could not record the failed update", group_id)
 

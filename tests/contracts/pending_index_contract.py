@@ -71,13 +71,18 @@ class PendingIndexContract:
         )
         assert await index.due_at("a") == at(75)
 
-    async def test_settle_with_drifted_counter_and_nothing_known_pending_uses_the_fallback(
+    async def test_failure_streaks_count_up_and_a_successful_settle_clears_them(
         self, index: PendingIndex
     ) -> None:
-        await index.add_pending({"a": 3}, due_at=at(60))
-        await index.settle("a", integrated=3, remaining=0, next_due_at=None, fallback_due_at=at(99))
-        await index.add_pending({"a": 1}, due_at=at(120))
-        assert await index.due_at("a") == at(120)
+        await index.add_pending({"a": 12}, due_at=at(60))
+        assert await index.failure_streak("a") == 0
+        assert await index.defer("a", at(5)) == 1
+        assert await index.defer("a", at(10)) == 2
+        assert await index.failure_streak("a") == 2
+        assert await index.in_backoff(["a", "other"], at(7)) == {"a"}
+        assert await index.in_backoff(["a"], at(11)) == set()
+        await index.settle("a", integrated=12, remaining=0, next_due_at=None, fallback_due_at=at(99))
+        assert await index.failure_streak("a") == 0
 
     async def test_defer_sets_when_a_failed_group_is_tried_again(self, index: PendingIndex) -> None:
         await index.add_pending({"a": 12}, due_at=at(60))
@@ -141,7 +146,7 @@ class UpdateLeasesContract:
         await asyncio.sleep(0.12)
         assert await leases.expired(datetime.now(UTC), 10) == ["g"]
         assert not await leases.renew("g", "dead", 5)
-        await leases.forget("g")
+        assert await leases.forget("g")
         assert await leases.expired(datetime.now(UTC), 10) == []
         assert await leases.acquire("g", "alive", 5)
 
@@ -149,5 +154,10 @@ class UpdateLeasesContract:
         assert await leases.acquire("g", "dead", 0.05)
         await asyncio.sleep(0.12)
         assert await leases.acquire("g", "alive", 5)
-        await leases.forget("g")
+        assert not await leases.forget("g")
         assert not await leases.acquire("g", "third", 5)
+
+    async def test_only_one_caller_forgets_an_expired_lease(self, leases: UpdateLeases) -> None:
+        assert await leases.acquire("g", "dead", 0.05)
+        await asyncio.sleep(0.12)
+        assert [await leases.forget("g"), await leases.forget("g")] == [True, False]

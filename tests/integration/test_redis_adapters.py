@@ -34,11 +34,11 @@ async def arq_pool() -> AsyncIterator[ArqRedis]:
 class TestArqUpdateQueue(UpdateQueueContract):
     @pytest.fixture
     async def queue(self, arq_pool: ArqRedis) -> ArqUpdateQueue:
+        self.pool = arq_pool
         return ArqUpdateQueue(arq_pool)
 
     async def queued(self, queue: UpdateQueue) -> list[str]:
-        assert isinstance(queue, ArqUpdateQueue)
-        jobs = await queue._pool.queued_jobs()
+        jobs = await self.pool.queued_jobs()
         return sorted(job.args[0] for job in jobs)
 
 

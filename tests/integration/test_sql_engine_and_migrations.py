@@ -21,8 +21,8 @@ from adapters.postgres.migrate import (
     head_revision,
     upgrade_to_head,
 )
-from adapters.postgres.store import SqlMemoryStore
 from adapters.postgres.schema import metadata
+from adapters.postgres.store import SqlMemoryStore
 from memory_domain.errors import StorageUnavailable
 from tests.support.databases import fresh_postgres_database, sqlite_url
 

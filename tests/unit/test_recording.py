@@ -103,3 +103,44 @@ def test_a_malformed_message_is_refused_naming_the_field(field: str, value: obje
 def test_a_nul_character_is_refused_as_every_store_would() -> None:
     with pytest.raises(InvalidMessage, match="NUL"):
         message("m1", content="bad \x00 byte")
+
+
+async def test_a_group_in_failure_backoff_is_not_enqueued_by_new_messages() -> None:
+    world = World()
+    await world.recorder.record_many(messages(10))
+    world.queue.queued.clear()
+    await world.index.defer("g1", world.clock.now() + timedelta(minutes=5))
+    result = await world.recorder.record(message("late", minutes=20))
+    assert result.enqueued_groups == () and world.queue.queued == []
+    world.clock.advance(timedelta(minutes=6))
+    assert (await world.recorder.record(message("later", minutes=21))).enqueued_groups == ("g1",)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("message_id", " m1", "whitespace"),
+        ("sender_id", "u1 ", "whitespace"),
+        ("content", "lone \ud800 surrogate", "Unicode"),
+    ],
+)
+def test_ids_with_blanks_and_broken_unicode_are_refused(field: str, value: str, problem: str) -> None:
+    fields = {"message_id": "m1", "sender_id": "u1", "content": "hi"}
+    fields[field] = value
+    with pytest.raises(InvalidMessage, match=problem):
+        message(fields["message_id"], content=fields["content"], sender=fields["sender_id"])
+
+
+def test_a_time_that_cannot_be_expressed_in_utc_is_refused() -> None:
+    from datetime import datetime, timezone
+
+    with pytest.raises(InvalidMessage, match="out of range"):
+        ChatMessage(
+            "m1",
+            "g1",
+            "u1",
+            "U",
+            message("x").role,
+            "hi",
+            datetime.max.replace(tzinfo=timezone(-timedelta(hours=5))),
+        )

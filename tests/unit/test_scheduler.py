@@ -79,3 +79,25 @@ async def test_enqueue_if_due_follows_the_index() -> None:
     world.clock.advance(timedelta(minutes=60))
     assert await world.scheduler.enqueue_if_due("g1")
     assert not await world.scheduler.enqueue_if_due("unknown")
+
+
+async def test_two_workers_recovering_at_once_revive_a_dead_update_once() -> None:
+    import asyncio
+
+    world = World()
+    await world.record(messages(10))
+    world.queue.take()
+    assert await world.leases.acquire("g1", "dead-worker", 20)
+    world.clock.advance(timedelta(seconds=21))
+    first, second = await asyncio.gather(world.scheduler.recover(), world.scheduler.recover())
+    assert sorted(first + second) == ["g1"]
+    assert world.queue.revived == ["g1"]
+
+
+async def test_a_lease_renewed_in_time_is_never_revived() -> None:
+    world = World()
+    assert await world.leases.acquire("g1", "alive", 20)
+    world.clock.advance(timedelta(seconds=15))
+    assert await world.leases.renew("g1", "alive", 20)
+    world.clock.advance(timedelta(seconds=15))
+    assert await world.scheduler.recover() == []

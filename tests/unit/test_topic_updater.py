@@ -9,7 +9,7 @@ from memory_domain.errors import InvalidRewrite, LeaseLost, ModelError, StaleVer
 from memory_domain.model import ModelUsage, TopicDraft, TopicModelInput, TopicRewrite, UpdateStatus
 from memory_domain.topic_memory import UpdaterOptions
 from memory_domain.trigger_policy import TriggerPolicy
-from tests.support.world import OneTopicModel, World, messages
+from tests.support.world import OneTopicModel, World, message, messages
 
 
 async def integrated_ids(world: World, group_id: str = "g1") -> Counter[str]:
@@ -230,3 +230,54 @@ async def test_a_failure_injected_at_any_step_loses_no_message_and_integrates_no
         assert (await world.store.pending_state("g1")).count == 0
         [topic] = (await world.store.get_topic_memory("g1")).topics
         assert sorted(topic.message_ids) == sorted(expected)
+
+
+async def test_any_failure_is_recorded_and_the_group_retried_after_the_backoff() -> None:
+    from memory_domain.errors import StorageUnavailable
+
+    world = World()
+    await world.record(messages(10))
+
+    async def database_down(*args: object, **kwargs: object) -> None:
+        raise StorageUnavailable("database at postgresql://***@db/x is unreachable")
+
+    world.store.commit_topic_update = database_down  # type: ignore[method-assign]
+    with pytest.raises(StorageUnavailable):
+        await world.updater.update("g1")
+    failure = await world.store.last_failure("g1")
+    assert failure is not None and "unreachable" in failure.error and len(failure.message_ids) == 10
+    assert world.index.due["g1"] == world.clock.now() + UpdaterOptions().failure_backoff
+    assert await world.index.failure_streak("g1") == 1
+    assert (await world.store.pending_state("g1")).count == 10
+
+
+async def test_each_failure_in_a_row_halves_the_batch_and_doubles_the_backoff() -> None:
+    world = World(model=GarbageModel(), policy=TriggerPolicy(threshold=10, max_batch=40))
+    world.options = UpdaterOptions(model_attempts=1, failure_backoff=timedelta(minutes=5))
+    world.rewire()
+    await world.record(messages(40))
+    sizes, delays = [], []
+    for _ in range(4):
+        with pytest.raises(InvalidRewrite):
+            await world.updater.update("g1")
+        sizes.append(len(world.model.calls[-1].new_messages))  # type: ignore[attr-defined]
+        delays.append(world.index.due["g1"] - world.clock.now())
+    assert sizes == [40, 20, 10, 5]
+    assert delays == [timedelta(minutes=m) for m in (5, 10, 20, 40)]
+    # A success ends the streak: the next update reads a whole batch again.
+    world.model = OneTopicModel()
+    world.rewire()
+    await world.updater.update("g1")
+    assert await world.index.failure_streak("g1") == 0
+
+
+async def test_one_batch_stays_within_the_character_budget_but_always_takes_one_message() -> None:
+    world = World(options=UpdaterOptions(batch_chars=100))
+    world.rewire()
+    long = [message(f"m{i}", content="字" * 60, minutes=i) for i in range(5)]
+    await world.record(long)
+    outcome = await world.updater.update("g1")
+    assert outcome.integrated == 1  # 60 + 60 > 100: the second message waits for the next batch
+    world.options = UpdaterOptions(batch_chars=10)
+    world.rewire()
+    assert (await world.updater.update("g1")).integrated == 1

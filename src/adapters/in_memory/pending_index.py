@@ -15,6 +15,7 @@ class InMemoryPendingIndex:
         self._now = now
         self.counts: dict[str, int] = {}
         self.due: dict[str, datetime] = {}
+        self.streaks: dict[str, int] = {}
         self.built_until: datetime | None = None
 
     async def add_pending(self, counts: dict[str, int], due_at: datetime) -> dict[str, int]:
@@ -33,14 +34,12 @@ class InMemoryPendingIndex:
         next_due_at: datetime | None,
         fallback_due_at: datetime,
     ) -> int:
-        count = self.counts.get(group_id, 0) - integrated
-        if count < 0:
-            count = remaining
-        if count <= 0 and remaining <= 0:
+        self.streaks.pop(group_id, None)
+        count = max(self.counts.get(group_id, 0) - integrated, remaining)
+        if count <= 0:
             self.counts.pop(group_id, None)
             self.due.pop(group_id, None)
             return 0
-        count = max(count, remaining)
         self.counts[group_id] = count
         if next_due_at is not None:
             self.due[group_id] = next_due_at
@@ -48,8 +47,20 @@ class InMemoryPendingIndex:
             self.due.setdefault(group_id, fallback_due_at)
         return count
 
-    async def defer(self, group_id: str, until: datetime) -> None:
+    async def defer(self, group_id: str, until: datetime) -> int:
         self.due[group_id] = until
+        self.streaks[group_id] = self.streaks.get(group_id, 0) + 1
+        return self.streaks[group_id]
+
+    async def failure_streak(self, group_id: str) -> int:
+        return self.streaks.get(group_id, 0)
+
+    async def in_backoff(self, group_ids: Sequence[str], now: datetime) -> set[str]:
+        return {
+            group_id
+            for group_id in group_ids
+            if self.streaks.get(group_id, 0) and self.due.get(group_id, now) > now
+        }
 
     async def pending_count(self, group_id: str) -> int:
         return self.counts.get(group_id, 0)
@@ -84,6 +95,7 @@ class InMemoryPendingIndex:
         """Lose everything, as a flushed Redis does."""
         self.counts.clear()
         self.due.clear()
+        self.streaks.clear()
         self.built_until = None
 
 
@@ -117,7 +129,9 @@ class InMemoryUpdateLeases:
         ready = sorted((expiry, group_id) for group_id, (_, expiry) in self.leases.items() if expiry <= now)
         return [group_id for _, group_id in ready[:limit]]
 
-    async def forget(self, group_id: str) -> None:
+    async def forget(self, group_id: str) -> bool:
         current = self.leases.get(group_id)
         if current is not None and current[1] <= self._now():
             del self.leases[group_id]
+            return True
+        return False

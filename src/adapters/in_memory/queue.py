@@ -33,3 +33,13 @@ class InMemoryUpdateQueue:
 
     def done(self, group_id: str) -> None:
         self.running.discard(group_id)
+
+
+class InMemoryEvolutionQueue(InMemoryUpdateQueue):
+    """The :class:`memory_domain.group_ports.EvolutionQueue` port, with the same bookkeeping."""
+
+    async def enqueue_evolution(self, group_id: str) -> bool:
+        return await self.enqueue_update(group_id)
+
+    async def revive_evolution(self, group_id: str) -> None:
+        await self.revive_update(group_id)

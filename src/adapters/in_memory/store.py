@@ -35,6 +35,8 @@ class _Group:
     version: int = 0
     updated_at: datetime | None = None
     topics: dict[str, Topic] = dataclasses.field(default_factory=dict)
+    # The revision that last wrote each topic, as the SQL store's ``topics.revision`` column.
+    topic_revisions: dict[str, int] = dataclasses.field(default_factory=dict)
     revisions: list[TopicRevision] = dataclasses.field(default_factory=list)
     failures: list[UpdateFailure] = dataclasses.field(default_factory=list)
 
@@ -141,6 +143,7 @@ class InMemoryMemoryStore:
                 created_at=topic.created_at.astimezone(UTC),
                 updated_at=topic.updated_at.astimezone(UTC),
             )
+            group.topic_revisions[topic.topic_id] = revision.revision
         group.revisions.append(stored_revision)
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
@@ -168,6 +171,35 @@ class InMemoryMemoryStore:
 
     async def group_ids(self) -> list[str]:
         return sorted(group_id for group_id, group in self._groups.items() if group.messages)
+
+    # -- read by the in-memory group memory store (not part of the MemoryStore port) ----------
+
+    def topic_version(self, group_id: str) -> int:
+        group = self._groups.get(group_id)
+        return 0 if group is None else group.version
+
+    def topic_versions(self) -> dict[str, int]:
+        return {group_id: group.version for group_id, group in self._groups.items() if group.version}
+
+    def topics_written_after(self, group_id: str, version: int) -> list[Topic]:
+        """Topics (active or archived) written by a revision after ``version``, newest first."""
+        group = self._groups.get(group_id)
+        if group is None:
+            return []
+        changed = [group.topics[t] for t, written in group.topic_revisions.items() if written > version]
+        changed.sort(key=lambda topic: topic.topic_id)
+        changed.sort(key=lambda topic: topic.updated_at, reverse=True)
+        return changed
+
+    def messages_integrated_after(self, group_id: str, version: int, limit: int) -> list[ChatMessage]:
+        """The latest ``limit`` messages integrated by a revision after ``version``, oldest first."""
+        group = self._groups.get(group_id)
+        if group is None or limit <= 0:
+            return []
+        integrated = [
+            s.message for s in group.messages.values() if s.revision is not None and s.revision > version
+        ]
+        return sorted(integrated, key=_message_order)[-limit:]
 
     def _pending(self, group_id: str) -> list[_StoredMessage]:
         group = self._groups.get(group_id)

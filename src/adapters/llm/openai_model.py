@@ -2,51 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
-from urllib.parse import urlsplit
-
-import openai
-from openai.types.chat import (
-    ChatCompletion,
-    ChatCompletionMessageParam,
-    ChatCompletionSystemMessageParam,
-    ChatCompletionUserMessageParam,
-)
-
+from adapters.llm.openai_chat import OpenAIChat
 from adapters.llm.prompt import DEFAULT_MAX_CHARS_PER_MESSAGE, build_prompt, parse_answer, to_rewrite
-from memory_domain.errors import InvalidRewrite, ModelError
 from memory_domain.model import ModelUsage, TopicModelInput, TopicRewrite
 from memory_domain.rewrite_rules import validate_rewrite
-
-logger = logging.getLogger(__name__)
-
-# 408 and 409 are what OpenAI's own client retries besides 429 and 5xx: transient by definition.
-_RETRYABLE_STATUSES = frozenset({408, 409, 429})
-_MAX_DETAIL = 300
-
-
-class _RetryableError(Exception):
-    """One attempt failed in a way another attempt may not: carries the error to report."""
-
-    def __init__(self, error: ModelError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
 
 
 class OpenAITopicModel:
     """:class:`memory_domain.ports.TopicModel` on an OpenAI-compatible chat-completions server.
 
-    Each attempt is one request bounded by ``timeout_seconds``. Timeouts, connection errors,
-    HTTP 408/409/429/5xx and answers that are not a valid rewrite are retried, up to
-    ``max_attempts`` requests in all, with jittered exponential backoff from
-    ``backoff_base_seconds`` (a ``Retry-After`` header lengthens the wait, up to
-    ``backoff_max_seconds``). Other HTTP errors (a wrong key, an unknown model) fail at once.
-    Every failure is a :class:`ModelError` (:class:`InvalidRewrite` when the answer parsed but
-    broke the rewrite rules). The API key lives in the SDK client only; no repr, log line or error
-    of this class formats it, and server text that quotes it is redacted before it is reported.
+    Timeouts, retries and redaction are :class:`~adapters.llm.openai_chat.OpenAIChat`'s: each
+    attempt is one request bounded by ``timeout_seconds``; timeouts, connection errors, HTTP
+    408/409/429/5xx and answers that are not a valid rewrite are retried, up to
+    ``max_attempts`` requests in all, with jittered exponential backoff. Other HTTP errors (a
+    wrong key, an unknown model) fail at once. Every failure is a :class:`ModelError`
+    (:class:`InvalidRewrite` when the answer parsed but broke the rewrite rules). The API key
+    never appears in a repr, a log line or an error.
 
     ``temperature`` None leaves the server's default (some reasoning models refuse any other);
     ``json_mode`` False drops ``response_format`` for servers that reject it.
@@ -67,184 +38,40 @@ class OpenAITopicModel:
         json_mode: bool = True,
         max_chars_per_message: int = DEFAULT_MAX_CHARS_PER_MESSAGE,
     ) -> None:
-        problems = [
-            problem
-            for failed, problem in (
-                (not base_url.strip(), "base_url is empty"),
-                (not api_key, "api_key is empty (servers without authentication accept any value)"),
-                (not model.strip(), "model is empty"),
-                (timeout_seconds <= 0, "timeout_seconds must be positive"),
-                (max_attempts < 1, "max_attempts must be at least 1"),
-                (backoff_base_seconds < 0, "backoff_base_seconds must not be negative"),
-                (backoff_max_seconds < backoff_base_seconds, "backoff_max_seconds is below the base"),
-                (max_chars_per_message < 1, "max_chars_per_message must be at least 1"),
-            )
-            if failed
-        ]
-        if problems:
-            raise ValueError("invalid OpenAITopicModel settings: " + "; ".join(problems))
-        self._model = model
-        self._base_url = base_url
-        self._timeout = float(timeout_seconds)
-        self._max_attempts = max_attempts
-        self._backoff_base = backoff_base_seconds
-        self._backoff_max = backoff_max_seconds
-        self._temperature = temperature
-        self._max_output_tokens = max_output_tokens
-        self._json_mode = json_mode
-        self._max_chars = max_chars_per_message
-        # Retries are ours, so that transport failures and unusable answers share one budget.
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key, timeout=self._timeout, max_retries=0
+        self._chat = OpenAIChat(
+            base_url,
+            api_key,
+            model,
+            timeout_seconds,
+            max_attempts,
+            backoff_base_seconds=backoff_base_seconds,
+            backoff_max_seconds=backoff_max_seconds,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            json_mode=json_mode,
+            owner="OpenAITopicModel",
+            extra_problems=["max_chars_per_message must be at least 1"] if max_chars_per_message < 1 else [],
         )
+        self._max_chars = max_chars_per_message
 
     @property
     def name(self) -> str:
-        return self._model
+        return self._chat.model
 
     def __repr__(self) -> str:
-        return (
-            f"OpenAITopicModel(model={self._model!r}, base_url={_public_url(self._base_url)!r}, "
-            f"timeout_seconds={self._timeout}, max_attempts={self._max_attempts})"
-        )
+        return self._chat.describe("OpenAITopicModel")
 
     async def aclose(self) -> None:
         """Close the HTTP connections; the model is unusable afterwards."""
-        await self._client.close()
+        await self._chat.aclose()
 
     async def rewrite_topics(self, model_input: TopicModelInput) -> TopicRewrite:
         prompt = build_prompt(model_input, self._max_chars)
-        messages: list[ChatCompletionMessageParam] = [
-            ChatCompletionSystemMessageParam(role="system", content=prompt.system),
-            ChatCompletionUserMessageParam(role="user", content=prompt.user),
-        ]
-        spent = ModelUsage(model=self._model)
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                completion = await self._request(messages)
-                spent = _add_usage(spent, completion)
-                rewrite = self._read(completion, model_input, spent)
-                validate_rewrite(model_input, rewrite)
-                return rewrite
-            except InvalidRewrite as error:
-                failure = _RetryableError(error)
-            except _RetryableError as retryable:
-                failure = retryable
-            except ModelError as fatal:
-                raise ModelError(f"model {self._model!r}: {fatal}") from None
-            if attempt == self._max_attempts:
-                last = failure.error
-                raise type(last)(
-                    f"model {self._model!r} failed after {attempt} attempts; last error: {last}"
-                ) from None
-            delay = self._backoff(attempt, failure.retry_after)
-            logger.warning(
-                "topic model %s, group %s: attempt %d of %d failed (%s); retrying in %.2f s",
-                self._model,
-                model_input.group_id,
-                attempt,
-                self._max_attempts,
-                failure.error,
-                delay,
-            )
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _request(self, messages: list[ChatCompletionMessageParam]) -> ChatCompletion:
-        try:
-            # The SDK's timeout bounds each phase of the request; this bounds the whole of it, so
-            # that a server trickling bytes cannot hold an update past its deadline.
-            async with asyncio.timeout(self._timeout):
-                return await self._client.chat.completions.create(
-                    model=self._model,
-                    messages=messages,
-                    response_format={"type": "json_object"} if self._json_mode else openai.omit,
-                    temperature=openai.omit if self._temperature is None else self._temperature,
-                    max_tokens=openai.omit if self._max_output_tokens is None else self._max_output_tokens,
-                    timeout=self._timeout,
-                )
-        except (TimeoutError, openai.APITimeoutError):
-            raise _RetryableError(
-                ModelError(f"the model server did not answer within {self._timeout:g} s")
-            ) from None
-        except openai.APIConnectionError as error:
-            raise _RetryableError(
-                ModelError(
-                    f"could not reach the model server at {_public_url(self._base_url)}: "
-                    f"{self._redact(str(error))}"
-                )
-            ) from None
-        except openai.APIStatusError as error:
-            detail = self._redact(error.message)
-            model_error = ModelError(f"the model server answered HTTP {error.status_code}: {detail}")
-            if error.status_code in _RETRYABLE_STATUSES or error.status_code >= 500:
-                raise _RetryableError(model_error, _retry_after(error)) from None
-            raise model_error from None
-        except Exception as error:
-            # Anything else (a 200 whose body is not JSON, a response the SDK cannot read) is
-            # the server's fault, not ours, and worth another attempt.
-            detail = self._redact(f"{type(error).__name__}: {error}")
-            raise _RetryableError(
-                ModelError(f"unreadable response from the model server: {detail}")
-            ) from None
+        def read(content: str, usage: ModelUsage) -> TopicRewrite:
+            rewrite = to_rewrite(parse_answer(content), model_input, usage)
+            validate_rewrite(model_input, rewrite)
+            return rewrite
 
-    def _read(
-        self, completion: ChatCompletion, model_input: TopicModelInput, usage: ModelUsage
-    ) -> TopicRewrite:
-        try:
-            choice = completion.choices[0]
-            content, refusal, finish = choice.message.content, choice.message.refusal, choice.finish_reason
-        except (AttributeError, IndexError, TypeError):
-            raise _RetryableError(ModelError("the response holds no chat completion choice")) from None
-        if refusal:
-            raise _RetryableError(ModelError(f"the model refused: {self._redact(refusal)}"))
-        try:
-            answer = parse_answer(content or "")
-        except ModelError as error:
-            cut = " (the answer was cut off at the output token limit)" if finish == "length" else ""
-            raise _RetryableError(ModelError(f"{self._redact(str(error))}{cut}")) from None
-        return to_rewrite(answer, model_input, usage)
-
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        ceiling = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
-        # Equal jitter: workers that failed together do not all come back at the same instant.
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self._backoff_max))
-        return delay
-
-    def _redact(self, text: str) -> str:
-        # Some servers quote the key they refused ("Incorrect API key provided: sk-...").
-        secret = self._client.api_key
-        return (text.replace(secret, "[redacted]") if secret else text)[:_MAX_DETAIL]
-
-
-def _add_usage(spent: ModelUsage, completion: ChatCompletion) -> ModelUsage:
-    """``spent`` plus this completion's tokens: a revision records what all its attempts cost."""
-    usage = getattr(completion, "usage", None)
-    served = getattr(completion, "model", None)
-    return ModelUsage(
-        model=served if isinstance(served, str) and served else spent.model,
-        prompt_tokens=spent.prompt_tokens + _tokens(getattr(usage, "prompt_tokens", 0)),
-        completion_tokens=spent.completion_tokens + _tokens(getattr(usage, "completion_tokens", 0)),
-    )
-
-
-def _tokens(value: object) -> int:
-    return value if isinstance(value, int) and value > 0 else 0
-
-
-def _retry_after(error: openai.APIStatusError) -> float | None:
-    raw = error.response.headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare from model servers, and our own backoff still applies
-
-
-def _public_url(url: str) -> str:
-    """``url`` without user info, query or fragment, where credentials sometimes hide."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "(invalid url)"
+        label = f"topic model {self._chat.model}, group {model_input.group_id}"
+        return await self._chat.ask(prompt.system, prompt.user, read, label)

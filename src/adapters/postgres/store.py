@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.memory_store_checks import check_topic_update, require_aware
 from adapters.postgres.engine import storage_errors
+from adapters.postgres.statements import batches as _batches
+from adapters.postgres.statements import dialect_insert
 from adapters.postgres.tables import (
     chat_messages,
     topic_memories,
@@ -38,11 +40,6 @@ from memory_domain.model import (
     TopicStatus,
     UpdateFailure,
 )
-
-# Rows per statement: far below the bind-parameter limits of asyncpg (32767) and SQLite (32766).
-_BATCH = 500
-
-_T = TypeVar("_T")
 
 _PENDING_COLUMNS = (
     sa.func.count().label("pending"),
@@ -219,10 +216,7 @@ class SqlMemoryStore:
                 return (await connection.execute(statement)).all()
 
     def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-        # Both dialect inserts have the ON CONFLICT clauses used here, with the same signature.
-        if self._engine.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+        return dialect_insert(self._engine, table)
 
     async def _advance_version(
         self, connection: AsyncConnection, group_id: str, expected_version: int, updated_at: datetime
@@ -292,8 +286,3 @@ class SqlMemoryStore:
                     set_={name: insert.excluded[name] for name in replaced},
                 )
             )
-
-
-def _batches(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), _BATCH):
-        yield items[start : start + _BATCH]

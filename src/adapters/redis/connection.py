@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from typing import Any
 
 import fakeredis
@@ -19,9 +20,20 @@ logger = logging.getLogger(__name__)
 _EMBEDDED_SERVER: fakeredis.FakeServer | None = None
 
 
+class MaskedRedisSettings(RedisSettings):
+    """arq's connection settings with the password kept out of reprs (and so out of logs)."""
+
+    def __repr__(self) -> str:
+        password = "" if self.password is None else ", password='***'"
+        return f"RedisSettings(host={self.host!r}, port={self.port}, database={self.database}{password})"
+
+    __str__ = __repr__
+
+
 def redis_settings(url: str) -> RedisSettings:
     """arq's connection settings from a Redis URL; retries cover a Redis that restarts."""
-    settings = RedisSettings.from_dsn(url)
+    parsed = RedisSettings.from_dsn(url)
+    settings = MaskedRedisSettings(**{field.name: getattr(parsed, field.name) for field in fields(parsed)})
     settings.conn_retries = 10
     settings.conn_retry_delay = 1
     return settings

@@ -4,9 +4,12 @@ Keys (``{p}`` is the configured prefix):
 
 - ``{p}:l2:pending``  hash   group -> pending count
 - ``{p}:l2:due``      zset   group -> when it becomes due (unix ms)
+- ``{p}:l2:failures`` hash   group -> failed updates in a row (cleared by a successful one)
 - ``{p}:l2:built``    string present while the index is known to match Postgres
 - ``{p}:l2:running``  zset   group -> when its update lease expires (unix ms)
 - ``{p}:l2:lease:{group}`` string, the lease holder, with the lease's TTL
+
+Evolution leases live beside them under ``{p}:l3:`` (``running`` and ``lease:{group}``).
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ end
 return out
 """
 
-# ARGV: group, integrated, remaining, next_due ('' = none), fallback_due
+# KEYS: counts, due, streaks. ARGV: group, integrated, remaining, next_due ('' = none), fallback_due
 _SETTLE = """
+redis.call('HDEL', KEYS[3], ARGV[1])
 local c = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') - tonumber(ARGV[2])
 local remaining = tonumber(ARGV[3])
 if c < remaining then c = remaining end
@@ -73,9 +77,17 @@ end
 return 1
 """
 
+# Only the caller that removes the entry (and only once the lease key itself, kept by Redis's
+# own clock, is gone) hands the work on: the workers' clocks never decide it.
 _FORGET = """
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
-return 1
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('ZREM', KEYS[2], ARGV[1])
+"""
+
+# KEYS: due, streaks. ARGV: until, group
+_DEFER = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 """
 
 
@@ -104,8 +116,10 @@ class RedisPendingIndex:
         self.counts_key = f"{prefix}:l2:pending"
         self.due_key = f"{prefix}:l2:due"
         self.built_key = f"{prefix}:l2:built"
+        self.streaks_key = f"{prefix}:l2:failures"
         self._add = redis.register_script(_ADD_PENDING)
         self._settle = redis.register_script(_SETTLE)
+        self._defer = redis.register_script(_DEFER)
 
     async def add_pending(self, counts: dict[str, int], due_at: datetime) -> dict[str, int]:
         groups = sorted(counts)
@@ -127,11 +141,33 @@ class RedisPendingIndex:
         next_due = "" if next_due_at is None else to_ms(next_due_at)
         args: list[Any] = [group_id, integrated, remaining, next_due, to_ms(fallback_due_at)]
         async with translated("settling a group's pending count"):
-            return int(await self._settle(keys=[self.counts_key, self.due_key], args=args))
+            keys = [self.counts_key, self.due_key, self.streaks_key]
+            return int(await self._settle(keys=keys, args=args))
 
-    async def defer(self, group_id: str, until: datetime) -> None:
+    async def defer(self, group_id: str, until: datetime) -> int:
         async with translated("deferring a group"):
-            await self._redis.zadd(self.due_key, {group_id: to_ms(until)})
+            keys = [self.due_key, self.streaks_key]
+            return int(await self._defer(keys=keys, args=[to_ms(until), group_id]))
+
+    async def failure_streak(self, group_id: str) -> int:
+        async with translated("reading a failure streak"):
+            value = await _awaited(self._redis.hget(self.streaks_key, group_id))
+        return int(value) if value is not None else 0
+
+    async def in_backoff(self, group_ids: Sequence[str], now: datetime) -> set[str]:
+        if not group_ids:
+            return set()
+        async with translated("reading failure backoffs"), self._redis.pipeline(transaction=False) as pipe:
+            for group_id in group_ids:
+                pipe.hget(self.streaks_key, group_id)
+                pipe.zscore(self.due_key, group_id)
+            results = await pipe.execute()
+        limit = to_ms(now)
+        return {
+            group_id
+            for group_id, streak, due in zip(group_ids, results[::2], results[1::2], strict=True)
+            if streak is not None and int(streak) > 0 and due is not None and float(due) > limit
+        }
 
     async def pending_count(self, group_id: str) -> int:
         async with translated("reading a pending count"):
@@ -159,11 +195,14 @@ class RedisPendingIndex:
             due = {_text(member): float(score) for member, score in scored}
             stale = [g for g, score in due.items() if g not in listed and score <= keep_after]
             stale += [g for g in map(_text, counted) if g not in listed and g not in due]
-            async with self._redis.pipeline(transaction=True) as pipe:
+            # Chunks without MULTI: the state is derived, and one huge transaction would stall
+            # Redis for every other client while it ran.
+            async with self._redis.pipeline(transaction=False) as pipe:
                 for start in range(0, len(stale), 1000):
                     chunk = stale[start : start + 1000]
                     pipe.zrem(self.due_key, *chunk)
                     pipe.hdel(self.counts_key, *chunk)
+                    pipe.hdel(self.streaks_key, *chunk)
                 for start in range(0, len(entries), 1000):
                     chunk_entries = entries[start : start + 1000]
                     pipe.hset(self.counts_key, mapping={e.group_id: e.count for e in chunk_entries})
@@ -179,17 +218,18 @@ class RedisPendingIndex:
 class RedisUpdateLeases:
     """The :class:`memory_domain.ports.UpdateLeases` port: a TTL key per group plus a zset of expiries."""
 
-    def __init__(self, redis: Redis, prefix: str = "aiw") -> None:
+    def __init__(self, redis: Redis, prefix: str = "aiw", namespace: str = "l2") -> None:
+        # ``namespace`` keeps kinds of work apart: "l2" for topic updates, "l3" for evolutions.
         self._redis = redis
-        self._prefix = prefix
-        self.running_key = f"{prefix}:l2:running"
+        self._space = f"{prefix}:{namespace}"
+        self.running_key = f"{self._space}:running"
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._forget = redis.register_script(_FORGET)
 
     def lease_key(self, group_id: str) -> str:
-        return f"{self._prefix}:l2:lease:{group_id}"
+        return f"{self._space}:lease:{group_id}"
 
     def _args(self, group_id: str, holder: str, ttl_seconds: float) -> list[Any]:
         ttl_ms = max(1, int(ttl_seconds * 1000))
@@ -218,6 +258,7 @@ class RedisUpdateLeases:
             )
         return [_text(member) for member in members]
 
-    async def forget(self, group_id: str) -> None:
+    async def forget(self, group_id: str) -> bool:
         async with translated("forgetting an expired lease"):
-            await self._forget(keys=[self.lease_key(group_id), self.running_key], args=[group_id])
+            keys = [self.lease_key(group_id), self.running_key]
+            return bool(await self._forget(keys=keys, args=[group_id]))

@@ -1,0 +1,41 @@
+"""The :class:`memory_domain.ports.MessageHistory` port over an :class:`InMemoryMemoryStore`."""
+
+from __future__ import annotations
+
+from adapters.in_memory.store import InMemoryMemoryStore
+from memory_domain.model import ChatMessage, HistoryCursor
+
+
+class InMemoryMessageHistory:
+    """Reads the integrated messages of the in-memory store it is given (same package: it may
+    look at the store's rows, as a second query on the same tables would)."""
+
+    def __init__(self, store: InMemoryMemoryStore) -> None:
+        self._store = store
+
+    def _integrated(self, group_id: str) -> list[tuple[HistoryCursor, ChatMessage]]:
+        group = self._store._groups.get(group_id)
+        if group is None:
+            return []
+        rows = [
+            (
+                HistoryCursor(stored.revision, stored.message.sent_at, stored.message.message_id),
+                stored.message,
+            )
+            for stored in group.messages.values()
+            if stored.revision is not None
+        ]
+        return sorted(rows, key=lambda row: row[0])
+
+    async def integrated_after(
+        self, group_id: str, after: HistoryCursor | None, limit: int
+    ) -> list[tuple[HistoryCursor, ChatMessage]]:
+        if limit <= 0:
+            return []
+        rows = self._integrated(group_id)
+        if after is not None:
+            rows = [row for row in rows if row[0] > after]
+        return rows[:limit]
+
+    async def count_integrated(self, group_id: str) -> int:
+        return len(self._integrated(group_id))

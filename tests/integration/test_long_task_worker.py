@@ -1,0 +1,101 @@
+"""Long tasks through the real arq worker (in this process, burst mode) on PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.postgres.long_task_repository import SqlTaskRepository
+from adapters.system import SystemClock
+from entrypoints import create_pool
+from entrypoints.container import Container, build_container, close_container, open_container, resolve
+from entrypoints.demo import run_worker_until_idle
+from entrypoints.settings import Settings
+from long_tasks_domain.model import TaskStatus
+from long_tasks_domain.service import TaskService
+from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
+from tests.support.redis_space import empty_redis, redis_test_url
+
+pytestmark = pytest.mark.integration
+
+HANDLERS = "tests.support.long_task_handlers"
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[tuple[Settings, Container]]:
+    async with fresh_postgres_database() as database_url, empty_redis():
+        settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_test_url(), LONG_TASK_IMPORTS=HANDLERS)
+        container = build_container(settings)
+        await open_container(container)
+        try:
+            yield settings, container
+        finally:
+            await close_container(container)
+
+
+async def test_submitted_tasks_run_to_the_end_through_the_worker(
+    services: tuple[Settings, Container],
+) -> None:
+    settings, container = services
+    service: TaskService = await resolve(container.task_service)
+    tasks = [await service.submit("test.count", {"steps": n}) for n in (1, 3, 5)]
+    await run_worker_until_idle(settings, container)
+    for task, steps in zip(tasks, (1, 3, 5), strict=True):
+        done = await service.get(task.id)
+        assert done.status is TaskStatus.DONE, done
+        assert done.result == {"counted": steps, "seen": list(range(1, steps + 1))}
+        assert [c.step for c in await service.checkpoints(task.id)] == list(range(1, steps))
+
+
+async def test_bad_input_fails_that_task_or_job_alone_and_the_worker_keeps_running(
+    services: tuple[Settings, Container],
+) -> None:
+    settings, container = services
+    service: TaskService = await resolve(container.task_service)
+    repository: SqlTaskRepository = await resolve(container.task_repository)
+    good = await service.submit("test.count", {"steps": 2})
+    # Written by an older program or by hand: the worker finds out when it runs them.
+    unknown = replace(good, id="unknown-type", task_type="gone.away")
+    bad_payload = replace(good, id="bad-payload", payload={"steps": -1})
+    for task in (unknown, bad_payload):
+        await repository.add(task)
+    pool = await create_pool(settings)
+    try:
+        for argument in ("unknown-type", "bad-payload", {"not": "an id"}, "../../etc"):
+            await pool.enqueue_job("task_run_long_task", argument)
+    finally:
+        await pool.aclose()
+    await run_worker_until_idle(settings, container)
+    assert (await service.get(good.id)).status is TaskStatus.DONE
+    failed = {task_id: await service.get(task_id) for task_id in ("unknown-type", "bad-payload")}
+    assert all(task.status is TaskStatus.FAILED for task in failed.values())
+    assert "unknown task type 'gone.away'" in str(failed["unknown-type"].error)
+    assert "steps: Input should be greater than or equal to 1" in str(failed["bad-payload"].error)
+
+
+async def test_a_task_with_a_start_time_waits_for_it(services: tuple[Settings, Container]) -> None:
+    settings, container = services
+    service: TaskService = await resolve(container.task_service)
+    task = await service.submit(
+        "test.count", {"steps": 1}, run_at=SystemClock().now() + timedelta(seconds=1.5)
+    )
+    await run_worker_until_idle(settings, container)
+    done = await service.get(task.id)
+    assert done.status is TaskStatus.DONE and done.started_at is not None and done.started_at >= task.run_at
+
+
+async def test_the_embedded_default_runs_tasks_on_sqlite(tmp_path: Path) -> None:
+    settings = Settings(DATABASE_URL=await migrated_sqlite_url(tmp_path), LONG_TASK_IMPORTS=HANDLERS)
+    container = build_container(settings)
+    await open_container(container)
+    try:
+        service: TaskService = await resolve(container.task_service)
+        tasks = [await service.submit("test.count", {"steps": 3}) for _ in range(4)]
+        await run_worker_until_idle(settings, container)
+        assert [(await service.get(t.id)).status for t in tasks] == [TaskStatus.DONE] * 4
+    finally:
+        await close_container(container)

@@ -1,0 +1,105 @@
+"""The SQL group store and consensus slots keep the contracts on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.postgres.consensus_slots import SqlConsensusSlots
+from adapters.postgres.engine import create_engine
+from adapters.postgres.group_store import SqlGroupMemoryStore
+from adapters.postgres.store import SqlMemoryStore
+from memory_domain.errors import StaleVersion
+from memory_domain.group_ports import ConsensusSlots
+from tests.contracts.group_memory_store_contract import (
+    ConsensusSlotsContract,
+    GroupMemoryStoreContract,
+    Stores,
+    item,
+    revision,
+)
+from tests.contracts.memory_store_builders import at
+from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(await migrated_sqlite_url(tmp_path))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_engine() -> AsyncIterator[AsyncEngine]:
+    async with fresh_postgres_database() as url:
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+class TestSqliteGroupMemoryStore(GroupMemoryStoreContract):
+    @pytest.fixture
+    def stores(self, sqlite_engine: AsyncEngine) -> Stores:
+        return SqlMemoryStore(sqlite_engine), SqlGroupMemoryStore(sqlite_engine)
+
+
+class TestPostgresGroupMemoryStore(GroupMemoryStoreContract):
+    @pytest.fixture
+    def stores(self, postgres_engine: AsyncEngine) -> Stores:
+        return SqlMemoryStore(postgres_engine), SqlGroupMemoryStore(postgres_engine)
+
+
+class TestSqliteConsensusSlots(ConsensusSlotsContract):
+    @pytest.fixture
+    def slots(self, sqlite_engine: AsyncEngine) -> ConsensusSlots:
+        return SqlConsensusSlots(sqlite_engine)
+
+
+class TestPostgresConsensusSlots(ConsensusSlotsContract):
+    @pytest.fixture
+    def slots(self, postgres_engine: AsyncEngine) -> ConsensusSlots:
+        return SqlConsensusSlots(postgres_engine)
+
+
+async def test_concurrent_claims_of_one_slot_on_postgres_let_exactly_one_worker_run_it(
+    postgres_engine: AsyncEngine,
+) -> None:
+    workers = [SqlConsensusSlots(postgres_engine) for _ in range(8)]
+    claims = await asyncio.gather(
+        *(slots.claim_slot(at(0), f"w{n}", at(1), at(-10)) for n, slots in enumerate(workers))
+    )
+    assert sum(claims) == 1
+    # And a stale claim taken over by many at once: one winner again.
+    takeovers = await asyncio.gather(
+        *(slots.claim_slot(at(0), f"late{n}", at(30), at(20)) for n, slots in enumerate(workers))
+    )
+    assert sum(takeovers) == 1
+
+
+async def test_concurrent_commits_of_one_group_memory_on_postgres_each_land_once(
+    postgres_engine: AsyncEngine,
+) -> None:
+    store = SqlGroupMemoryStore(postgres_engine)
+
+    async def commit_one(n: int) -> None:
+        while True:
+            version = (await store.get_group_memory("g1")).version
+            try:
+                await store.commit_group_memory("g1", version, [item(f"i{n:02d}")], revision(version + 1))
+                return
+            except StaleVersion:
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(commit_one(n) for n in range(12)))
+    memory = await store.get_group_memory("g1")
+    assert memory.version == 12 and len(memory.items) == 12

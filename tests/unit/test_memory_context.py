@@ -1,0 +1,125 @@
+"""The memory context of a reply prompt: most relevant first, never over its character budget."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memory_domain.group_model import DistillInput, ItemDraft, ItemKind
+from memory_domain.memory_context import ITEMS_HEADING, TOPICS_HEADING, MemoryContext
+from tests.support.group_world import GroupWorld, ScriptedDistiller
+from tests.support.world import message
+
+ITEMS = [
+    (ItemKind.DECISION, "订单库本周六 23:00 从 MySQL 切到 PostgreSQL", 6),
+    (ItemKind.PREFERENCE, "Alice: I prefer the Sunday hike over Saturday", 2),
+    (ItemKind.FACT, "The staging import took 3 hours 40 minutes", 1),
+    (ItemKind.OPEN_QUESTION, "Bob: who books the restaurant for Friday?", 1),
+]
+
+
+async def remembered_world() -> GroupWorld:
+    """A group with four items of group memory and one active topic."""
+
+    def answer(distil_input: DistillInput) -> list[ItemDraft]:
+        topic = distil_input.topics[0]
+        ids = [m.message_id for m in distil_input.messages]
+        return [ItemDraft(None, kind, text, (topic.topic_id,), tuple(ids[:n])) for kind, text, n in ITEMS]
+
+    world = GroupWorld(distiller=ScriptedDistiller(answer))
+    await world.chat([message(f"m{i}", content=f"migration step {i}", minutes=i) for i in range(10)])
+    world.clock.advance(timedelta(hours=1))
+    await world.evolver.evolve("g1")
+    return world
+
+
+async def test_the_context_holds_group_memory_and_topics_as_data_and_as_text() -> None:
+    world = await remembered_world()
+    context = await world.context.context("g1", 5_000)
+    assert len(context.items) == 4 and len(context.topics) == 1
+    assert (context.omitted, context.truncated) == (0, False)
+    assert (context.group_memory_version, context.topic_version) == (1, 1)
+    assert context.text.startswith(
+        ITEMS_HEADING + "\n- [decision] 订单库本周六 23:00 从 MySQL 切到 PostgreSQL"
+    )
+    assert f"\n\n{TOPICS_HEADING}\n- Everything: " in context.text
+    assert "- [open question] Bob: who books the restaurant for Friday?" in context.text
+
+
+async def test_without_a_query_well_supported_and_recent_entries_come_first() -> None:
+    world = await remembered_world()
+    context = await world.context.context("g1", 5_000)
+    # Written together: the decision, backed by the most messages, leads; the fact trails.
+    assert context.items[0].kind is ItemKind.DECISION
+    old_fact = next(i for i in context.items if i.kind is ItemKind.FACT)
+    world.clock.advance(timedelta(days=30))
+
+    def one_more_fact(distil_input: DistillInput) -> list[ItemDraft]:
+        kept = [ItemDraft(item.item_id, None, None) for item in distil_input.items]
+        topic, newest = distil_input.topics[0], distil_input.messages[-1]
+        return [
+            *kept,
+            ItemDraft(None, ItemKind.FACT, "A fresh fact", (topic.topic_id,), (newest.message_id,)),
+        ]
+
+    world.distiller = ScriptedDistiller(one_more_fact)
+    world.rewire()
+    await world.chat([message("m99", content="migration step 99", minutes=30 * 24 * 60)])
+    await world.evolver.evolve("g1")
+    later = [i.item_id for i in (await world.context.context("g1", 5_000)).items]
+    fresh = next(i for i in (await world.store.get_group_memory("g1")).items if i.text == "A fresh fact")
+    # As well supported as the old fact, and a month younger: ahead of it, and of the aged decision.
+    assert later.index(fresh.item_id) < later.index(old_fact.item_id)
+    assert later[0] == fresh.item_id
+
+
+async def test_a_query_brings_the_matching_entries_first_in_any_language() -> None:
+    world = await remembered_world()
+    english = await world.context.context("g1", 5_000, query="which day is the hike?")
+    assert english.items[0].kind is ItemKind.PREFERENCE
+    chinese = await world.context.context("g1", 5_000, query="什么时候切到PostgreSQL")
+    assert chinese.items[0].kind is ItemKind.DECISION
+    restaurant = await world.context.context("g1", 5_000, query="restaurant on Friday")
+    assert restaurant.items[0].kind is ItemKind.OPEN_QUESTION
+
+
+async def test_a_small_budget_keeps_the_most_relevant_entries_and_cuts_the_last() -> None:
+    world = await remembered_world()
+    full = await world.context.context("g1", 5_000, query="hike")
+    first_line_end = full.text.index("\n", len(ITEMS_HEADING) + 1)
+    exact = await world.context.context("g1", first_line_end, query="hike")
+    assert exact.text == full.text[:first_line_end] and len(exact.items) == 1 and not exact.truncated
+    assert exact.omitted == 4
+    cut = await world.context.context("g1", first_line_end + 30, query="hike")
+    assert cut.truncated and cut.text.endswith("…") and len(cut.text) <= first_line_end + 30
+    assert len(cut.items) == 2
+    assert (await world.context.context("g1", 10)).text == ""  # not even a heading fits
+
+
+@settings(max_examples=60, deadline=None)
+@given(budget=st.integers(min_value=0, max_value=600), query=st.sampled_from([None, "hike", "切库", "zzz"]))
+def test_the_budget_is_never_exceeded(budget: int, query: str | None) -> None:
+    import asyncio
+
+    async def run() -> MemoryContext:
+        world = await remembered_world()
+        return await world.context.context("g1", budget, query=query)
+
+    context = asyncio.run(run())
+    assert len(context.text) <= budget
+    assert len(context.items) + len(context.topics) + context.omitted == 5
+    if context.text:
+        assert context.text.startswith((ITEMS_HEADING, TOPICS_HEADING))
+
+
+async def test_a_group_without_memory_has_an_empty_context_and_bad_arguments_are_refused() -> None:
+    world = GroupWorld()
+    empty = await world.context.context("nobody", 1_000)
+    assert (empty.text, empty.items, empty.topics, empty.group_memory_version) == ("", (), (), 0)
+    with pytest.raises(ValueError, match="budget_chars"):
+        await world.context.context("g1", -1)
+    with pytest.raises(ValueError, match="group_id"):
+        await world.context.context("bad group!", 100)

@@ -3,7 +3,8 @@
 - due lookup: time to find the due groups among N groups in the Redis due index, for growing N
   (the scan must cost O(log N + due), not O(N));
 - recording: messages per second through MessageRecorder on PostgreSQL + Redis;
-- offline model: one rewrite of 200 new messages against 50 topics.
+- offline model: one rewrite of 200 new messages against 50 topics;
+- long tasks: submit → first step on an idle worker process (``bench/long_task_latency.py``).
 """
 
 from __future__ import annotations
@@ -97,9 +98,12 @@ async def bench_offline_model() -> None:
 
 
 async def main() -> None:
+    from bench import long_task_latency
+
     await bench_due_lookup()
     await bench_recording()
     await bench_offline_model()
+    await long_task_latency.main()
 
 
 if __name__ == "__main__":

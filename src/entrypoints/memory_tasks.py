@@ -35,7 +35,7 @@ def register_memory_tasks(registry: TaskRegistry, rebuilder: TopicRebuilder) -> 
     async def rebuild_group(step: TaskStep[RebuildGroupPayload]) -> Checkpoint | Completed:
         """Re-derive a group's topics from its whole history (e.g. after changing the model)."""
         checkpoint = step.state if isinstance(step.state, dict) else None
-        outcome = await rebuilder.step(step.payload.group_id, checkpoint)
+        outcome = await rebuilder.step(step.payload.group_id, checkpoint, key=step.task_id)
         await step.report_progress(outcome.progress, outcome.message)
         if outcome.done:
             return Completed(outcome.state)

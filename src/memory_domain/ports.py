@@ -118,6 +118,26 @@ class MessageHistory(Protocol):
         ...
 
 
+class RebuildStaging(Protocol):
+    """Where a topic rebuild keeps which rebuilt topic each replayed message went to.
+
+    Kept out of the rebuild's checkpoint so that the checkpoint stays small however long the
+    group's history is. ``key`` names one rebuild (its task id).
+    """
+
+    async def stage(self, group_id: str, key: str, assignments: Sequence[tuple[str, str, int]]) -> None:
+        """Record (message id, topic id, position) triples; recording one again overwrites it."""
+        ...
+
+    async def staged(self, group_id: str, key: str) -> dict[str, list[str]]:
+        """Topic id -> its message ids in position order."""
+        ...
+
+    async def discard(self, group_id: str, key: str) -> None:
+        """Forget a rebuild's assignments (after its swap, or to start it over)."""
+        ...
+
+
 class PendingIndex(Protocol):
     """Derived pending state in Redis: a counter per group and the due index (a sorted set).
 

@@ -1,22 +1,25 @@
 """Re-deriving a group's topic memory from its whole history, one checkpointed batch at a time.
 
 Operators run it after changing the model (or its prompt): the group's integrated messages are
-replayed, oldest integration first, into a fresh set of topics kept in the step's checkpoint;
-the live memory keeps serving and keeps being updated meanwhile. When the replay has caught up,
-the rebuilt topics replace the live ones in one revision guarded by the memory's version (the
-old topics are archived, nothing is erased). Messages integrated by live updates during the
-rebuild come later in the replay order, so the replay catches up with them before it swaps.
+replayed, oldest integration first, into a fresh set of topics. The checkpoint keeps the cursor
+and the topics' titles and summaries; which topic each message went to is staged apart
+(:class:`~memory_domain.ports.RebuildStaging`), so the checkpoint stays small however long the
+history. The live memory keeps serving and keeps being updated meanwhile. When the replay has
+caught up, the rebuilt topics replace the live ones in one revision guarded by the version read
+*before* the replay was found complete: a live update committed after that read makes the swap
+stale, and its messages are replayed first. The old topics are archived, nothing is erased.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from memory_domain.errors import InvalidRewrite, StaleVersion
 from memory_domain.model import (
+    ChatMessage,
     HistoryCursor,
     Topic,
     TopicModelInput,
@@ -24,11 +27,15 @@ from memory_domain.model import (
     TopicStatus,
     validate_group_id,
 )
-from memory_domain.ports import Clock, IdGenerator, MemoryStore, MessageHistory, TopicModel
+from memory_domain.ports import Clock, IdGenerator, MemoryStore, MessageHistory, RebuildStaging, TopicModel
 from memory_domain.rewrite_rules import validate_rewrite
 from memory_domain.topic_merge import merge_rewrite
 
 logger = logging.getLogger(__name__)
+
+# Message ids a checkpointed topic keeps (its newest): enough for the model to place replies
+# to recent messages; the full provenance is staged.
+RECENT_IDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class TopicRebuilder:
         self,
         store: MemoryStore,
         history: MessageHistory,
+        staging: RebuildStaging,
         model: TopicModel,
         clock: Clock,
         ids: IdGenerator,
@@ -57,56 +65,95 @@ class TopicRebuilder:
             raise ValueError("batch_size must be at least 1")
         self._store = store
         self._history = history
+        self._staging = staging
         self._model = model
         self._clock = clock
         self._ids = ids
         self._batch_size = batch_size
 
-    async def step(self, group_id: str, checkpoint: dict[str, Any] | None) -> RebuildStep:
+    async def step(self, group_id: str, checkpoint: dict[str, Any] | None, key: str) -> RebuildStep:
+        """Replay the next batch, or swap the rebuilt topics in when the replay has caught up.
+
+        ``key`` names this rebuild (its task id); a step that runs again after a crash, the swap
+        included, has the same effect as running once.
+        """
         validate_group_id(group_id)
         state = _State.load(checkpoint)
+        if state.cursor is None and not state.topics:
+            await self._staging.discard(group_id, key)  # a fresh start: no leftovers of a crash
+        # The version is read before the history: see the module's docstring.
+        live = await self._store.get_topic_memory(group_id)
         total = await self._history.count_integrated(group_id)
         batch = await self._history.integrated_after(group_id, state.cursor, self._batch_size)
         if batch:
-            messages = tuple(message for _, message in batch)
-            model_input = TopicModelInput(group_id, tuple(state.topics), messages)
-            rewrite = await self._model.rewrite_topics(model_input)
-            validate_rewrite(model_input, rewrite)
-            changed, _ = merge_rewrite(state.topics, rewrite, self._clock.now(), self._ids)
-            by_id = {topic.topic_id: topic for topic in state.topics}
-            by_id.update({topic.topic_id: topic for topic in changed})
-            state.topics = [t for t in by_id.values() if t.status is TopicStatus.ACTIVE]
-            state.cursor = batch[-1][0]
-            state.replayed += len(batch)
-            state.model = rewrite.usage.model
-            state.prompt_tokens += rewrite.usage.prompt_tokens
-            state.completion_tokens += rewrite.usage.completion_tokens
+            await self._replay(group_id, key, state, batch)
             progress = min(0.99, state.replayed / max(total, 1))
             return RebuildStep(
                 state.dump(), False, progress, f"replayed {state.replayed} of {total} messages"
             )
+        if await self._already_swapped(group_id, key):
+            return RebuildStep(state.dump(), True, 1.0, "the rebuilt topics were already swapped in")
         if not state.topics:
             return RebuildStep(state.dump(), True, 1.0, "the group has no integrated messages: nothing to do")
         try:
-            revision = await self._swap(group_id, state)
+            revision = await self._swap(group_id, key, state, live.version, live.topics)
         except StaleVersion:
             # A live update committed meanwhile; its messages are next in the replay.
             return RebuildStep(state.dump(), False, 0.99, "caught a live update; replaying it first")
-        result = {**state.dump(), "revision": revision, "topics": len(state.topics)}
+        await self._staging.discard(group_id, key)
+        result = {**state.dump(), "revision": revision}
         return RebuildStep(result, True, 1.0, f"rebuilt {len(state.topics)} topics as revision {revision}")
 
-    async def _swap(self, group_id: str, state: _State) -> int:
-        live = await self._store.get_topic_memory(group_id)
+    async def _replay(
+        self, group_id: str, key: str, state: _State, batch: list[tuple[HistoryCursor, ChatMessage]]
+    ) -> None:
+        messages = tuple(message for _, message in batch)
+        model_input = TopicModelInput(group_id, tuple(state.topics), messages)
+        rewrite = await self._model.rewrite_topics(model_input)
+        validate_rewrite(model_input, rewrite)
+        changed, diff = merge_rewrite(state.topics, rewrite, self._clock.now(), self._ids)
+        position = {message.message_id: state.replayed + index for index, message in enumerate(messages)}
+        await self._staging.stage(
+            group_id,
+            key,
+            [(m, topic_id, position[m]) for topic_id, ids in diff["assignments"].items() for m in ids],
+        )
+        by_id = {topic.topic_id: topic for topic in state.topics}
+        for topic in changed:
+            trimmed = replace(topic, message_ids=topic.message_ids[-RECENT_IDS:])
+            if topic.status is TopicStatus.ARCHIVED:
+                # Archived during the replay (the topic cap): kept, and written as archived.
+                by_id.pop(topic.topic_id, None)
+                state.archived.append(trimmed)
+            else:
+                by_id[topic.topic_id] = trimmed
+        state.topics = list(by_id.values())
+        state.cursor = batch[-1][0]
+        state.replayed += len(batch)
+        state.model = rewrite.usage.model
+        state.prompt_tokens += rewrite.usage.prompt_tokens
+        state.completion_tokens += rewrite.usage.completion_tokens
+
+    async def _already_swapped(self, group_id: str, key: str) -> bool:
+        latest = await self._store.list_revisions(group_id, 1)
+        rebuild = latest[0].diff.get("rebuild") if latest else None
+        return isinstance(rebuild, dict) and rebuild.get("key") == key
+
+    async def _swap(
+        self, group_id: str, key: str, state: _State, version: int, live_topics: tuple[Topic, ...]
+    ) -> int:
         now = self._clock.now()
-        archived = [replace(topic, status=TopicStatus.ARCHIVED, updated_at=now) for topic in live.topics]
-        live_ids = {topic.topic_id for topic in live.topics}
-        fresh = [
-            replace(topic, topic_id=self._ids.new_id()) if topic.topic_id in live_ids else topic
-            for topic in state.topics
-        ]
+        staged = await self._staging.staged(group_id, key)
+        live_ids = {topic.topic_id for topic in live_topics}
+        old = [replace(topic, status=TopicStatus.ARCHIVED, updated_at=now) for topic in live_topics]
+        fresh: list[Topic] = []
+        for topic in [*state.topics, *state.archived]:
+            topic_id = self._ids.new_id() if topic.topic_id in live_ids else topic.topic_id
+            ids = tuple(staged.get(topic.topic_id, topic.message_ids))
+            fresh.append(replace(topic, topic_id=topic_id, message_ids=ids))
         revision = TopicRevision(
             group_id=group_id,
-            revision=live.version + 1,
+            revision=version + 1,
             created_at=now,
             message_ids=(),
             model=state.model or self._model.name,
@@ -114,14 +161,14 @@ class TopicRebuilder:
             completion_tokens=state.completion_tokens,
             duration_ms=0,
             diff={
-                "rebuild": {"replayed": state.replayed},
-                "added": [topic.topic_id for topic in fresh],
+                "rebuild": {"key": key, "replayed": state.replayed},
+                "added": [t.topic_id for t in fresh if t.status is TopicStatus.ACTIVE],
                 "updated": [],
                 "archived": sorted(live_ids),
                 "assignments": {},
             },
         )
-        await self._store.commit_topic_update(group_id, live.version, [*archived, *fresh], revision)
+        await self._store.commit_topic_update(group_id, version, [*old, *fresh], revision)
         logger.info(
             "group %s: topics rebuilt from %d messages (revision %d)",
             group_id,
@@ -135,6 +182,7 @@ class TopicRebuilder:
 class _State:
     cursor: HistoryCursor | None
     topics: list[Topic]
+    archived: list[Topic] = field(default_factory=list)
     replayed: int = 0
     model: str = ""
     prompt_tokens: int = 0
@@ -151,6 +199,10 @@ class _State:
                 if cursor is None
                 else HistoryCursor(int(cursor[0]), datetime.fromisoformat(cursor[1]), str(cursor[2])),
                 topics=[_topic_from_json(item) for item in data.get("topics", [])],
+                archived=[
+                    replace(_topic_from_json(item), status=TopicStatus.ARCHIVED)
+                    for item in data.get("archived", [])
+                ],
                 replayed=int(data.get("replayed", 0)),
                 model=str(data.get("model", "")),
                 prompt_tokens=int(data.get("prompt_tokens", 0)),
@@ -166,6 +218,7 @@ class _State:
             if cursor is None
             else [cursor.revision, cursor.sent_at.isoformat(), cursor.message_id],
             "topics": [_topic_to_json(topic) for topic in self.topics],
+            "archived": [_topic_to_json(topic) for topic in self.archived],
             "replayed": self.replayed,
             "model": self.model,
             "prompt_tokens": self.prompt_tokens,

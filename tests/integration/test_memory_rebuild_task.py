@@ -59,7 +59,7 @@ async def test_a_group_is_rebuilt_from_its_history_in_checkpointed_batches(
     )
     assert {t.topic_id for t in after.topics}.isdisjoint(t.topic_id for t in before.topics)
     [latest, *_] = await queries.history("g-rebuild", 1)
-    assert latest.diff["rebuild"] == {"replayed": 40} and latest.message_ids == ()
+    assert latest.diff["rebuild"] == {"key": task.id, "replayed": 40} and latest.message_ids == ()
 
 
 async def test_a_bad_group_id_is_refused_at_submit(services: tuple[Settings, Container]) -> None:

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.engine import create_engine
-from adapters.postgres.history import SqlMessageHistory
+from adapters.postgres.history import SqlMessageHistory, SqlRebuildStaging
 from adapters.postgres.store import SqlMemoryStore
 from tests.contracts.message_history_contract import MessageHistoryContract
+from tests.contracts.rebuild_staging_contract import RebuildStagingContract
 from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 
 pytestmark = pytest.mark.integration
@@ -40,5 +41,26 @@ class TestPostgresMessageHistory(TestSqliteMessageHistory):
             engine = create_engine(url)
             try:
                 yield engine
+            finally:
+                await engine.dispose()
+
+
+class TestSqliteRebuildStaging(RebuildStagingContract):
+    @pytest.fixture
+    async def staging(self, tmp_path: Path) -> AsyncIterator[SqlRebuildStaging]:
+        engine = create_engine(await migrated_sqlite_url(tmp_path))
+        try:
+            yield SqlRebuildStaging(engine)
+        finally:
+            await engine.dispose()
+
+
+class TestPostgresRebuildStaging(RebuildStagingContract):
+    @pytest.fixture
+    async def staging(self) -> AsyncIterator[SqlRebuildStaging]:
+        async with fresh_postgres_database() as url:
+            engine = create_engine(url)
+            try:
+                yield SqlRebuildStaging(engine)
             finally:
                 await engine.dispose()

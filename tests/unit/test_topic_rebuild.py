@@ -3,13 +3,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.in_memory.history import InMemoryMessageHistory
+from adapters.in_memory.history import InMemoryMessageHistory, InMemoryRebuildStaging
 from adapters.llm.offline import OfflineTopicModel
 from adapters.system import SequentialIds
 from memory_domain.model import TopicStatus
 from memory_domain.topic_rebuild import TopicRebuilder
 from memory_domain.trigger_policy import TriggerPolicy
 from tests.support.world import World, message
+
+KEY = "task-1"
 
 CHATS = [
     "数据库 迁移 计划：周六 晚上 切换 主库",
@@ -31,9 +33,15 @@ async def lived_in_world(count: int = 30) -> World:
     return world
 
 
-def rebuilder(world: World, batch: int = 10) -> TopicRebuilder:
+STAGING: dict[int, InMemoryRebuildStaging] = {}
+
+
+def rebuilder(world: World, batch: int = 10, model: Any = None) -> TopicRebuilder:
     history = InMemoryMessageHistory(world.store)
-    return TopicRebuilder(world.store, history, OfflineTopicModel(), world.clock, SequentialIds("r"), batch)
+    staging = STAGING.setdefault(id(world), InMemoryRebuildStaging())  # one staging per world
+    return TopicRebuilder(
+        world.store, history, staging, model or OfflineTopicModel(), world.clock, SequentialIds("r"), batch
+    )
 
 
 async def run(
@@ -42,7 +50,7 @@ async def run(
     steps = 0
     while steps < limit:
         steps += 1
-        outcome = await rebuild.step("g1", state)
+        outcome = await rebuild.step("g1", state, KEY)
         state = json.loads(json.dumps(outcome.state))  # every checkpoint goes through JSON
         if outcome.done:
             return state, steps
@@ -60,7 +68,7 @@ async def test_a_rebuild_replays_the_whole_history_in_batches_and_swaps_in_one_r
     assert {t.topic_id for t in after.topics}.isdisjoint(t.topic_id for t in before.topics)
     assert any("数据库" in t.title or "迁移" in t.title for t in after.topics)
     [latest, *_] = await world.store.list_revisions("g1", 1)
-    assert latest.message_ids == () and latest.diff["rebuild"] == {"replayed": 30}
+    assert latest.message_ids == () and latest.diff["rebuild"] == {"key": KEY, "replayed": 30}
     assert sorted(latest.diff["archived"]) == sorted(t.topic_id for t in before.topics)
 
 
@@ -69,8 +77,8 @@ async def test_a_rebuild_resumed_from_its_last_checkpoint_ends_as_an_uninterrupt
     uninterrupted, _ = await run(rebuilder(whole))
     broken = await lived_in_world(30)
     rebuild = rebuilder(broken)
-    first = await rebuild.step("g1", None)
-    second = await rebuild.step("g1", json.loads(json.dumps(first.state)))
+    first = await rebuild.step("g1", None, KEY)
+    second = await rebuild.step("g1", json.loads(json.dumps(first.state)), KEY)
     assert not second.done
     # The worker dies here: the third step never ran; another worker resumes from `second`.
     resumed, _ = await run(rebuilder(broken), json.loads(json.dumps(second.state)))
@@ -82,7 +90,7 @@ async def test_a_rebuild_resumed_from_its_last_checkpoint_ends_as_an_uninterrupt
 async def test_messages_integrated_by_live_updates_during_a_rebuild_are_replayed_before_the_swap() -> None:
     world = await lived_in_world(30)
     rebuild = rebuilder(world)
-    state = (await rebuild.step("g1", None)).state
+    state = (await rebuild.step("g1", None, KEY)).state
     await world.record(chat(30, 10))  # the live memory keeps going meanwhile
     await world.drain()
     result, _ = await run(rebuild, state)
@@ -96,7 +104,7 @@ async def test_a_swap_that_loses_the_race_with_a_live_update_catches_up_and_swap
     rebuild = rebuilder(world)
     state: dict[str, Any] | None = None
     for _ in range(2):
-        state = (await rebuild.step("g1", state)).state
+        state = (await rebuild.step("g1", state, KEY)).state
     real = world.store.get_topic_memory
     raced = False
 
@@ -110,8 +118,8 @@ async def test_a_swap_that_loses_the_race_with_a_live_update_catches_up_and_swap
         return memory
 
     world.store.get_topic_memory = stale_once  # type: ignore[method-assign]
-    outcome = await rebuild.step("g1", state)
-    assert not outcome.done and "live update" in outcome.message
+    outcome = await rebuild.step("g1", state, KEY)
+    assert not outcome.done  # the live update's messages are replayed before any swap
     world.store.get_topic_memory = real  # type: ignore[method-assign]
     result, _ = await run(rebuild, outcome.state)
     assert result["replayed"] == 30
@@ -123,5 +131,79 @@ async def test_a_swap_that_loses_the_race_with_a_live_update_catches_up_and_swap
 
 async def test_a_group_without_history_finishes_at_once_and_changes_nothing() -> None:
     world = World()
-    outcome = await rebuilder(world).step("g1", None)
+    outcome = await rebuilder(world).step("g1", None, KEY)
     assert outcome.done and (await world.store.get_topic_memory("g1")).version == 0
+
+
+async def test_a_live_update_between_the_last_history_read_and_the_swap_is_not_lost() -> None:
+    world = await lived_in_world(20)
+    rebuild = rebuilder(world)
+    state: dict[str, Any] | None = None
+    for _ in range(2):
+        state = (await rebuild.step("g1", state, KEY)).state
+    history = rebuild._history
+    real = history.integrated_after
+    raced = False
+
+    async def live_update_after_reading(*args: Any) -> Any:
+        nonlocal raced
+        rows = await real(*args)
+        if not rows and not raced:
+            raced = True
+            await world.record(chat(20, 10))
+            await world.drain()  # commits right after the replay looked complete
+        return rows
+
+    history.integrated_after = live_update_after_reading  # type: ignore[method-assign]
+    outcome = await rebuild.step("g1", state, KEY)
+    assert not outcome.done
+    history.integrated_after = real  # type: ignore[method-assign]
+    await run(rebuild, outcome.state)
+    memory = await world.store.get_topic_memory("g1")
+    assert sorted(m for t in memory.topics for m in t.message_ids) == [f"m{i:03d}" for i in range(30)]
+
+
+class ArchivingModel:
+    """Opens a new topic for every batch and archives the oldest beyond two (a topic cap of 2)."""
+
+    name = "archiving"
+
+    async def rewrite_topics(self, model_input: Any) -> Any:
+        from memory_domain.model import ModelUsage, TopicDraft, TopicRewrite
+
+        kept = [TopicDraft(t.topic_id, t.title, t.summary) for t in model_input.topics[-1:]]
+        ids = tuple(m.message_id for m in model_input.new_messages)
+        return TopicRewrite((*kept, TopicDraft(None, f"batch {ids[0]}", "s", ids)), ModelUsage("archiving"))
+
+
+async def test_topics_archived_during_the_replay_keep_their_messages() -> None:
+    world = await lived_in_world(40)
+    await run(rebuilder(world, model=ArchivingModel()))
+    rows = world.store._groups["g1"].topics.values()
+    rebuilt = [t for t in rows if t.title.startswith("batch ")]
+    assert sorted(m for t in rebuilt for m in t.message_ids) == [f"m{i:03d}" for i in range(40)]
+    assert sum(t.status is TopicStatus.ACTIVE for t in rebuilt) == 2
+
+
+async def test_a_swap_is_not_repeated_when_its_step_runs_again() -> None:
+    world = await lived_in_world(20)
+    rebuild = rebuilder(world)
+    state: dict[str, Any] | None = None
+    for _ in range(2):
+        state = (await rebuild.step("g1", state, KEY)).state
+    swapped = await rebuild.step("g1", state, KEY)
+    assert swapped.done
+    version = (await world.store.get_topic_memory("g1")).version
+    again = await rebuild.step("g1", state, KEY)  # the worker died before the task was settled
+    assert again.done and (await world.store.get_topic_memory("g1")).version == version
+
+
+async def test_the_checkpoint_stays_small_however_long_the_history() -> None:
+    world = await lived_in_world(100)
+    rebuild = rebuilder(world, batch=10)
+    state: dict[str, Any] | None = None
+    sizes = []
+    for _ in range(10):
+        state = (await rebuild.step("g1", state, KEY)).state
+        sizes.append(len(json.dumps(state)))
+    assert max(sizes) < 12_000, sizes  # bounded by topics x RECENT_IDS, not by the history

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from adapters.in_memory.store import InMemoryMemoryStore
 from memory_domain.model import ChatMessage, HistoryCursor
 
@@ -39,3 +41,25 @@ class InMemoryMessageHistory:
 
     async def count_integrated(self, group_id: str) -> int:
         return len(self._integrated(group_id))
+
+
+class InMemoryRebuildStaging:
+    """The :class:`memory_domain.ports.RebuildStaging` port in a dict."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+
+    async def stage(self, group_id: str, key: str, assignments: Sequence[tuple[str, str, int]]) -> None:
+        rows = self._rows.setdefault((group_id, key), {})
+        for message_id, topic_id, position in assignments:
+            rows[message_id] = (topic_id, position)
+
+    async def staged(self, group_id: str, key: str) -> dict[str, list[str]]:
+        rows = self._rows.get((group_id, key), {})
+        result: dict[str, list[str]] = {}
+        for message_id, (topic_id, _) in sorted(rows.items(), key=lambda item: (item[1][1], item[0])):
+            result.setdefault(topic_id, []).append(message_id)
+        return result
+
+    async def discard(self, group_id: str, key: str) -> None:
+        self._rows.pop((group_id, key), None)

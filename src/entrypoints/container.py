@@ -22,7 +22,7 @@ from adapters.llm.offline import OfflineTopicModel
 from adapters.postgres.consensus_slots import SqlConsensusSlots
 from adapters.postgres.engine import create_engine
 from adapters.postgres.group_store import SqlGroupMemoryStore
-from adapters.postgres.history import SqlMessageHistory
+from adapters.postgres.history import SqlMessageHistory, SqlRebuildStaging
 from adapters.postgres.long_task_repository import SqlTaskRepository
 from adapters.postgres.store import SqlMemoryStore
 from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue
@@ -199,10 +199,12 @@ class Container(containers.DeclarativeContainer):
     task_repository = providers.Singleton(SqlTaskRepository, engine)
     task_dispatcher = providers.Singleton(ArqTaskDispatcher, redis)
     history = providers.Singleton(SqlMessageHistory, engine)
+    rebuild_staging = providers.Singleton(SqlRebuildStaging, engine)
     rebuilder = providers.Singleton(
         TopicRebuilder,
         store,
         history,
+        rebuild_staging,
         topic_model,
         clock,
         ids,

@@ -1,4 +1,8 @@
-"""``ai-worker tasks ...``: submit, inspect, list, cancel and retry long tasks."""
+"""``ai-worker tasks ...``: submit, inspect, list, cancel and retry long tasks.
+
+Task data (types' descriptions, errors, progress messages, states) is printed as text, never
+as Rich markup: a "[/x]" in a checkpoint must print as it is, not raise a MarkupError.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from entrypoints.cli_support import fail, with_container
 from entrypoints.container import Container, resolve
@@ -103,7 +109,7 @@ def types() -> None:
         table.add_column(column)
     for handler in handlers:
         fields = ", ".join(handler.payload_model.model_fields) or "–"
-        table.add_row(handler.task_type, handler.description, fields)
+        table.add_row(Text(handler.task_type), Text(handler.description), Text(fields))
     out.print(table)
 
 
@@ -130,12 +136,12 @@ def submit(
         err.print(f"error: --payload is not valid JSON: {error}", markup=False)
         raise typer.Exit(2) from None
     start = _parse_time(run_at) if run_at else None
-    task = _run(
-        lambda service: service.submit(
+    task, created = _run(
+        lambda service: service.submit_or_get(
             task_type, data, run_at=start, max_retries=max_retries, dedupe_key=dedupe_key
         )
     )
-    print(task.id)
+    print(task.id if created else f"already submitted: {task.id} ({task.status.value})")
 
 
 def _parse_time(text: str) -> datetime:
@@ -158,19 +164,24 @@ def show(task_id: TaskId, as_json: JsonFlag = False) -> None:
     if as_json:
         print(json.dumps(task_json(task, checkpoints), ensure_ascii=False, indent=2))
         return
-    out.print(f"[bold]{task.id}[/bold]  {task.task_type}  [bold]{task.status.value}[/bold]", highlight=False)
+    out.print(
+        f"[bold]{escape(task.id)}[/bold]  {escape(task.task_type)}  [bold]{task.status.value}[/bold]",
+        highlight=False,
+    )
     out.print(
         f"step {task.step}, progress {_progress(task)}, retries {task.retry_count}/{task.max_retries}",
         markup=False,
     )
     if task.error:
-        out.print(f"[red]error:[/red] {task.error}", highlight=False)
+        out.print(f"[red]error:[/red] {escape(task.error)}", highlight=False)
     if task.result is not None:
         out.print(f"result: {json.dumps(task.result, ensure_ascii=False)}", markup=False)
     for c in checkpoints:
         state = json.dumps(c.state, ensure_ascii=False)
         out.print(
-            f"  checkpoint {c.step} at {c.created_at:%Y-%m-%d %H:%M:%S} ({c.duration_ms} ms): {state[:200]}"
+            f"  checkpoint {c.step} at {c.created_at:%Y-%m-%d %H:%M:%S} ({c.duration_ms} ms): {state[:200]}",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -195,11 +206,11 @@ def list_tasks(
         table.add_column(column, no_wrap=column in ("id", "type", "status", "created"))
     for task in page.tasks:
         table.add_row(
-            task.id,
-            task.task_type,
+            Text(task.id),
+            Text(task.task_type),
             task.status.value,
             str(task.step),
-            _progress(task),
+            Text(_progress(task)),
             f"{task.retry_count}/{task.max_retries}",
             f"{task.created_at:%Y-%m-%d %H:%M:%S}",
         )

@@ -9,6 +9,7 @@ evolutions whose worker died.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from arq import cron, func
@@ -24,6 +25,9 @@ from memory_domain.model import validate_group_id
 
 EVOLVER_KEY = "group_memory_evolver"
 CONSENSUS_KEY = "group_memory_consensus"
+EVOLUTION_FOLLOW_UP_KEY = "l3_follow_up"
+logger = logging.getLogger(__name__)
+
 # Away from the second the other minute crons use, so that the ticks do not pile up.
 CONSENSUS_SECOND = 30
 
@@ -41,6 +45,9 @@ async def task_evolve_memory(ctx: dict[str, Any], group_id: str) -> dict[str, An
         raise ValueError(f"task_evolve_memory: bad group_id argument: {error}") from None
     evolver: MemoryEvolver = ctx[EVOLVER_KEY]
     outcome = await evolver.evolve(group_id)
+    if outcome.more:
+        # Enqueued after the job ends (see evolution_follow_up), once arq released the job id.
+        ctx[EVOLUTION_FOLLOW_UP_KEY] = group_id
     return {
         "group_id": outcome.group_id,
         "status": outcome.status.value,
@@ -48,7 +55,22 @@ async def task_evolve_memory(ctx: dict[str, Any], group_id: str) -> dict[str, An
         "added": outcome.added,
         "updated": outcome.updated,
         "superseded": outcome.superseded,
+        "more": outcome.more,
     }
+
+
+async def evolution_follow_up(ctx: dict[str, Any]) -> None:
+    """After an evolution that left changed topics for later: enqueue the next one now."""
+    group_id = ctx.get(EVOLUTION_FOLLOW_UP_KEY)
+    if group_id is None:
+        return
+    consensus: ConsensusScheduler = ctx[CONSENSUS_KEY]
+    try:
+        if await consensus.enqueue(group_id):
+            logger.info("group %s: more changed topics; next evolution enqueued", group_id)
+    except Exception:
+        # The next daily consensus finds the group; a follow-up must not take the worker down.
+        logger.exception("group %s: could not enqueue the follow-up evolution", group_id)
 
 
 async def cron_daily_consensus(ctx: dict[str, Any]) -> dict[str, Any]:

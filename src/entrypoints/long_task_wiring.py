@@ -26,6 +26,7 @@ def executor_options(settings: Settings) -> ExecutorOptions:
         lease_seconds=settings.long_task_lease_seconds,
         step_timeout_seconds=settings.long_task_lock_timeout_seconds,
         slice_seconds=SLICE_SECONDS,
+        max_concurrent=settings.long_task_slots,
         backoff=Backoff(base, max(base, settings.long_task_retry_backoff_max_seconds)),
     )
 

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         default=600.0, alias="LONG_TASK_RETRY_BACKOFF_MAX_SECONDS", ge=0, le=7 * 24 * 3600
     )
     long_task_imports: str = Field(default="", alias="LONG_TASK_IMPORTS")
+    # Long tasks one worker runs at once; fewer than WORKER_MAX_JOBS, so that topic updates and
+    # evolutions always find a job slot. Default: half of WORKER_MAX_JOBS (at least 1).
+    long_task_concurrency: int | None = Field(default=None, alias="LONG_TASK_CONCURRENCY", ge=1, le=1000)
 
     # The worker process.
     worker_max_jobs: int = Field(default=10, alias="WORKER_MAX_JOBS", ge=1, le=1000)
@@ -148,6 +151,16 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _long_tasks_leave_job_slots(self) -> Settings:
+        concurrency = self.long_task_concurrency
+        if concurrency is not None and concurrency >= self.worker_max_jobs:
+            raise ValueError(
+                f"LONG_TASK_CONCURRENCY ({concurrency}) must be below WORKER_MAX_JOBS "
+                f"({self.worker_max_jobs}), or long tasks could take every job slot"
+            )
+        return self
+
     @field_validator("memory_timezone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
@@ -166,6 +179,11 @@ class Settings(BaseSettings):
         return value
 
     # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def long_task_slots(self) -> int:
+        """LONG_TASK_CONCURRENCY, or half of WORKER_MAX_JOBS (at least 1)."""
+        return self.long_task_concurrency or max(1, self.worker_max_jobs // 2)
 
     @property
     def uses_embedded_redis(self) -> bool:

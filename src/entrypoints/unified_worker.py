@@ -16,7 +16,12 @@ from arq import cron, func
 from adapters.redis.connection import open_embedded_pool, redis_settings
 from adapters.redis.serialization import deserialize, serialize
 from entrypoints.container import Container, build_container, close_container, open_container, resolve
-from entrypoints.group_memory_jobs import group_memory_cron_jobs, group_memory_functions, group_memory_startup
+from entrypoints.group_memory_jobs import (
+    evolution_follow_up,
+    group_memory_cron_jobs,
+    group_memory_functions,
+    group_memory_startup,
+)
 from entrypoints.logging_setup import configure_logging
 from entrypoints.long_task_jobs import long_task_cron_jobs, long_task_functions, long_task_startup
 from entrypoints.settings import Settings, SettingsError, load_settings
@@ -83,6 +88,7 @@ async def task_update_topic_memory(ctx: dict[str, Any], group_id: str) -> dict[s
 
 
 async def after_job_end(ctx: dict[str, Any]) -> None:
+    await evolution_follow_up(ctx)
     group_id = ctx.get(FOLLOW_UP_KEY)
     if group_id is None:
         return

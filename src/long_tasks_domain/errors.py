@@ -45,3 +45,23 @@ class DuplicateTaskType(LongTaskError, ValueError):
 
 class StepTimedOut(LongTaskError):
     """A step ran longer than the step timeout (``LONG_TASK_LOCK_TIMEOUT_SECONDS``) and was cancelled."""
+
+
+class StepCancelled(LongTaskError):
+    """The step raised CancelledError while nothing cancelled it (it awaited something that was
+    cancelled): an ordinary failed try, not a worker shutdown."""
+
+
+class InvalidProgress(LongTaskError, ValueError):
+    """A progress that is not a number (a fraction in [0, 1])."""
+
+
+class NotStorable(LongTaskError, ValueError):
+    """A task value the store cannot hold (a NUL character, a progress outside [0, 1]).
+
+    The domain cleans or refuses such values first; this is what the repository raises when
+    one gets through anyway, the same on every adapter (never a "database unreachable")."""
+
+
+class DedupeKeyConflict(LongTaskError, ValueError):
+    """A dedupe key reused for the same task type with a different payload."""

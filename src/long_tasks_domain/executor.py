@@ -4,43 +4,44 @@ A claimed task is held by a short lease that a heartbeat renews while a step run
 task of a dead worker is claimed again (taken over) soon after its lease runs out, and
 resumes from its last committed checkpoint. Every write of the holder is fenced by its lease
 token: a worker that lost the task can no longer commit anything.
+
+An executor runs at most ``max_concurrent`` tasks at once (one per worker process, so that
+long tasks leave job slots to the worker's other jobs), and claims only the task types its
+registry knows. A dispatched task it cannot run now is handed back: dispatched again shortly,
+for this worker or another, without counting a try.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from long_tasks_domain.errors import (
-    InvalidPayload,
-    LeaseLost,
-    NotJson,
-    PermanentTaskError,
-    UnknownTaskType,
-)
+from long_tasks_domain.capacity import Slots, hand_back_delay
+from long_tasks_domain.errors import LeaseLost, NotJson, NotStorable
 from long_tasks_domain.model import (
-    MAX_ERROR_LENGTH,
-    MAX_TRACEBACK_LENGTH,
     CheckpointRecord,
+    JsonValue,
     LongTask,
-    Settlement,
     TaskStatus,
-    clip,
     ensure_json,
+    progress_fraction,
 )
 from long_tasks_domain.ports import Clock, IdGenerator, TaskDispatcher, TaskRepository
-from long_tasks_domain.registry import Checkpoint, Completed, TaskRegistry
+from long_tasks_domain.registry import Checkpoint, Completed, StepOutcome, TaskRegistry
 from long_tasks_domain.retry_policy import Backoff
+from long_tasks_domain.settling import Settler
+from long_tasks_domain.state_machine import WAITING
 from long_tasks_domain.step_runner import StepRunner
 
 logger = logging.getLogger(__name__)
 
-# Errors that trying the step again cannot fix: the task fails at once.
-PERMANENT_ERRORS = (PermanentTaskError, UnknownTaskType, InvalidPayload, NotJson)
+# A task of a type this worker does not know is handed back while it has waited less than
+# this; later it is left to the minute poll of the workers that know it (should no worker
+# know it, it would otherwise be dispatched again and again, for ever).
+UNKNOWN_TYPE_HAND_BACK_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,12 @@ class ExecutorOptions:
     # A job that arrives this much before its task is due (clock skew between the machines
     # that enqueue and run it) waits for it instead of leaving it to the poll.
     early_arrival_seconds: float = 1.0
+    # At most this many tasks run at once in this executor; None: no cap.
+    max_concurrent: int | None = None
+    # How long a dispatched job waits for a slot before it hands its task back; and the first
+    # delay of a task handed back (growing as it waits, up to HAND_BACK_MAX_SECONDS).
+    slot_patience_seconds: float = 1.0
+    hand_back_seconds: float = 2.0
     backoff: Backoff = field(default_factory=Backoff)
 
     @property
@@ -68,6 +75,7 @@ class RunOutcome(StrEnum):
     CANCELLED = "cancelled"
     RETRY_SCHEDULED = "retry_scheduled"
     HANDED_ON = "handed_on"  # the slice ran out; a fresh job continues
+    HANDED_BACK = "handed_back"  # this worker is full or does not know the type: dispatched again
     LEASE_LOST = "lease_lost"
 
 
@@ -92,41 +100,57 @@ class TaskExecutor:
     ) -> None:
         self._repository = repository
         self._registry = registry
-        self._dispatcher = dispatcher
         self._clock = clock
         self._ids = ids
-        self._options = options or ExecutorOptions()
+        self._options = options = options or ExecutorOptions()
+        self.slots = Slots(options.max_concurrent)
+        self._settler = Settler(repository, dispatcher, clock, options.backoff)
         self._steps = StepRunner(
             repository,
             clock,
-            lease_seconds=self._options.lease_seconds,
-            heartbeat_seconds=self._options.heartbeat,
-            step_timeout_seconds=self._options.step_timeout_seconds,
+            lease_seconds=options.lease_seconds,
+            heartbeat_seconds=options.heartbeat,
+            step_timeout_seconds=options.step_timeout_seconds,
         )
 
     async def run(self, task_id: str) -> RunReport:
         """Claim this task if it is due and run it (what a dispatched job does)."""
-        claimed = await self._claim(1, task_id)
-        if not claimed:
-            task = await self._repository.get(task_id)
-            wait = self._early_by(task)
-            if wait is None:
-                return RunReport(task_id, RunOutcome.NOT_CLAIMED)
-            await asyncio.sleep(wait)
+        if not await self.slots.take_one(self._options.slot_patience_seconds):
+            return await self._hand_back(task_id, "this worker runs as many tasks as it may")
+        try:
             claimed = await self._claim(1, task_id)
             if not claimed:
-                return RunReport(task_id, RunOutcome.NOT_CLAIMED)
-        task, token = claimed[0]
-        return await self.drive(task, token)
+                task = await self._repository.get(task_id)
+                if task is not None and task.task_type not in self._registry:
+                    why = f"no handler here for {task.task_type!r}"
+                    return await self._hand_back(task_id, why, task, UNKNOWN_TYPE_HAND_BACK_SECONDS)
+                wait = self._early_by(task)
+                if wait is None:
+                    return RunReport(task_id, RunOutcome.NOT_CLAIMED)
+                await asyncio.sleep(wait)
+                claimed = await self._claim(1, task_id)
+                if not claimed:
+                    return RunReport(task_id, RunOutcome.NOT_CLAIMED)
+            task, token = claimed[0]
+            return await self.drive(task, token)
+        finally:
+            self.slots.give()
 
     async def poll(self, limit: int, *, expired_only: bool = False) -> list[RunReport]:
         """Claim up to ``limit`` due tasks (missed ones, dead workers' ones) and run them.
 
         With ``expired_only``, only tasks whose lease expired: their worker died.
         """
-        claimed = await self._claim(limit, expired_only=expired_only)
+        free = self.slots.take(limit)
+        if not free:
+            return []
+        try:
+            claimed = await self._claim(free, expired_only=expired_only)
+        finally:
+            self.slots.give(free)
+        self.slots.used += len(claimed)  # nothing ran in between: these slots are still free
         results = await asyncio.gather(
-            *(self.drive(t, token) for t, token in claimed), return_exceptions=True
+            *(self._drive_in_slot(t, token) for t, token in claimed), return_exceptions=True
         )
         reports: list[RunReport] = []
         for (task, _), result in zip(claimed, results, strict=True):
@@ -146,127 +170,105 @@ class TaskExecutor:
         except LeaseLost as lost:
             logger.warning("task %s: %s; this worker stops running it", task.id, lost)
             outcome = RunOutcome.LEASE_LOST
+        except asyncio.CancelledError:
+            await self._settler.give_back(task.id, token)
+            raise
         return RunReport(task.id, outcome, len(committed))
 
     async def _drive(self, task: LongTask, token: str, committed: list[int]) -> RunOutcome:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        settler = self._settler
         while True:
             if task.cancel_requested:
-                await self._settle(task, token, TaskStatus.CANCELLED, retry_count=task.retry_count)
+                await settler.settle(task, token, TaskStatus.CANCELLED, retry_count=task.retry_count)
                 logger.info("task %s: cancelled after %d steps", task.id, task.step)
                 return RunOutcome.CANCELLED
             if task.retry_count > task.max_retries:
-                await self._fail(task, token, f"{task.error}; no retries left", task.error_traceback)
-                return RunOutcome.FAILED
+                trace = task.error_traceback
+                return _ended(await settler.fail(task, token, f"{task.error}; no retries left", trace))
             step_started = loop.time()
             try:
-                handler = self._registry.get(task.task_type)
-                outcome = await self._steps.run(task, token, handler)
-                if isinstance(outcome, Completed):
-                    value = ensure_json(outcome.result, f"the result of task type {task.task_type!r}")
-                elif isinstance(outcome, Checkpoint):
-                    value = ensure_json(outcome.state, f"the checkpoint of task type {task.task_type!r}")
-                else:
-                    raise NotJson(
-                        f"the handler of {task.task_type!r} returned a {type(outcome).__name__}; "
-                        "a step returns Checkpoint(state) or Completed(result)"
-                    )
-            except (LeaseLost, asyncio.CancelledError) as stop:
-                if isinstance(stop, asyncio.CancelledError):
-                    await self._interrupted(task, token)
+                outcome, value, progress = await self._step(task, token)
+            except LeaseLost:
                 raise
             except Exception as error:
-                return await self._failed_try(task, token, error)
+                return _ended(await settler.failed_try(task, token, error))
             duration_ms = int((loop.time() - step_started) * 1000)
-            if isinstance(outcome, Completed):
-                await self._settle(task, token, TaskStatus.DONE, result=value)
-                committed.append(task.step + 1)
-                logger.info("task %s (%s): done after %d steps", task.id, task.task_type, task.step + 1)
-                return RunOutcome.DONE
             hold = loop.time() - started < self._options.slice_seconds
-            checkpoint = CheckpointRecord(
-                task.id, task.step + 1, value, self._clock.now(), duration_ms, outcome.progress
-            )
-            task = await self._settle(task, token, TaskStatus.COMMIT, checkpoint=checkpoint, hold=hold)
-            committed.append(checkpoint.step)
+            try:
+                if isinstance(outcome, Completed):
+                    await settler.settle(task, token, TaskStatus.DONE, result=value)
+                    committed.append(task.step + 1)
+                    logger.info("task %s (%s): done after %d steps", task.id, task.task_type, task.step + 1)
+                    return RunOutcome.DONE
+                checkpoint = CheckpointRecord(
+                    task.id, task.step + 1, value, self._clock.now(), duration_ms, progress
+                )
+                task = await settler.settle(task, token, TaskStatus.COMMIT, checkpoint=checkpoint, hold=hold)
+            except NotStorable as refused:  # the store's last word on a value that got through
+                return _ended(await settler.failed_try(task, token, refused))
+            committed.append(task.step)
             if task.cancel_requested and hold:
                 continue  # the step boundary: cancelled at the top of the loop, COMMIT → CANCELLED
             if not hold:
-                await self._dispatch(task.id)
+                await settler.dispatch(task.id)
                 return RunOutcome.HANDED_ON
             now = self._clock.now()
             task = await self._repository.start_step(task.id, token, now, self._lease_until(now))
 
-    # -- settling ----------------------------------------------------------------------------
-
-    async def _failed_try(self, task: LongTask, token: str, error: Exception) -> RunOutcome:
-        message = clip(f"{type(error).__name__}: {error}", MAX_ERROR_LENGTH)
-        trace = clip("".join(traceback.format_exception(error)), MAX_TRACEBACK_LENGTH)
-        if isinstance(error, PERMANENT_ERRORS) or task.retry_count >= task.max_retries:
-            await self._fail(task, token, message, trace)
-            return RunOutcome.FAILED
-        retry = task.retry_count + 1
-        run_at = self._clock.now() + self._options.backoff.delay(retry)
-        status = TaskStatus.COMMIT if task.step else TaskStatus.PENDING
-        await self._settle(
-            task, token, status, error=message, traceback=trace, retry_count=retry, run_at=run_at
+    async def _step(self, task: LongTask, token: str) -> tuple[StepOutcome, JsonValue, float | None]:
+        """Run one step; its outcome as JSON, and the checkpoint's progress."""
+        handler = self._registry.get(task.task_type)
+        outcome = await self._steps.run(task, token, handler)
+        if isinstance(outcome, Completed):
+            return outcome, ensure_json(outcome.result, f"the result of task type {task.task_type!r}"), None
+        if isinstance(outcome, Checkpoint):
+            state = ensure_json(outcome.state, f"the checkpoint of task type {task.task_type!r}")
+            return outcome, state, progress_fraction(outcome.progress)
+        raise NotJson(
+            f"the handler of {task.task_type!r} returned a {type(outcome).__name__}; "
+            "a step returns Checkpoint(state) or Completed(result)"
         )
-        logger.warning(
-            "task %s: step %d failed (%s); retry %d/%d at %s",
-            task.id, task.step + 1, message, retry, task.max_retries, run_at.isoformat(),
-        )  # fmt: skip
-        await self._dispatch(task.id, run_at)
-        return RunOutcome.RETRY_SCHEDULED
 
-    async def _fail(self, task: LongTask, token: str, message: str | None, trace: str | None) -> None:
-        await self._settle(
-            task, token, TaskStatus.FAILED, error=message, traceback=trace, retry_count=task.retry_count
-        )
-        logger.error("task %s (%s): failed at step %d: %s", task.id, task.task_type, task.step + 1, message)
-
-    async def _interrupted(self, task: LongTask, token: str) -> None:
-        """The job is being cancelled (worker shutdown): give the task back for another worker."""
-        status = TaskStatus.COMMIT if task.step else TaskStatus.PENDING
-        now = self._clock.now()
-        settlement = Settlement(status, now, retry_count=task.retry_count, run_at=now, error=task.error)
+    async def _drive_in_slot(self, task: LongTask, token: str) -> RunReport:
         try:
-            await asyncio.wait_for(self._repository.settle(task.id, token, settlement), 3)
-            await asyncio.wait_for(self._dispatcher.dispatch(task.id), 3)
-        except Exception as error:
-            logger.warning("task %s: interrupted; its lease will expire instead (%s)", task.id, error)
+            return await self.drive(task, token)
+        finally:
+            self.slots.give()
 
-    async def _settle(
-        self,
-        task: LongTask,
-        token: str,
-        status: TaskStatus,
-        *,
-        checkpoint: CheckpointRecord | None = None,
-        result: object = None,
-        error: str | None = None,
-        traceback: str | None = None,
-        retry_count: int = 0,
-        run_at: datetime | None = None,
-        hold: bool = False,
-    ) -> LongTask:
-        settlement = Settlement(
-            status, self._clock.now(), checkpoint, result, error, traceback, retry_count, run_at, hold
-        )
-        return await self._repository.settle(task.id, token, settlement)
-
-    # -- helpers -------------------------------------------------------------------------------
+    async def _hand_back(
+        self, task_id: str, why: str, task: LongTask | None = None, horizon: float | None = None
+    ) -> RunReport:
+        """Dispatch a due task again shortly, for whichever worker can run it then (unless it
+        has waited ``horizon`` seconds already)."""
+        task = task or await self._repository.get(task_id)
+        now = self._clock.now()
+        early = timedelta(seconds=self._options.early_arrival_seconds)
+        if task is None or task.status not in WAITING or task.run_at > now + early:
+            return RunReport(task_id, RunOutcome.NOT_CLAIMED)  # nothing to run (yet)
+        waited = max(0.0, (now - task.run_at).total_seconds())
+        if horizon is not None and waited >= horizon:
+            logger.info("task %s: not run here (%s); left to the poll", task_id, why)
+            return RunReport(task_id, RunOutcome.NOT_CLAIMED)
+        delay = hand_back_delay(waited, self._options.hand_back_seconds, self._options.backoff.rng)
+        logger.info("task %s: handed back (%s); dispatched again in %.1f s", task_id, why, delay)
+        await self._settler.dispatch(task_id, now + timedelta(seconds=delay))
+        return RunReport(task_id, RunOutcome.HANDED_BACK)
 
     async def _claim(
         self, limit: int, task_id: str | None = None, *, expired_only: bool = False
     ) -> list[tuple[LongTask, str]]:
         token = self._ids.new_id()
         now = self._clock.now()
-        tasks = await self._repository.claim(now, self._lease_until(now), token, limit, task_id, expired_only)
+        types = [handler.task_type for handler in self._registry]
+        tasks = await self._repository.claim(
+            now, self._lease_until(now), token, limit, task_id, expired_only, task_types=types
+        )
         return [(task, token) for task in tasks]
 
     def _early_by(self, task: LongTask | None) -> float | None:
-        if task is None or task.status not in (TaskStatus.PENDING, TaskStatus.COMMIT):
+        if task is None or task.status not in WAITING:
             return None
         early = task.run_at - self._clock.now()
         if timedelta(0) < early <= timedelta(seconds=self._options.early_arrival_seconds):
@@ -276,8 +278,9 @@ class TaskExecutor:
     def _lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._options.lease_seconds)
 
-    async def _dispatch(self, task_id: str, not_before: datetime | None = None) -> None:
-        try:
-            await self._dispatcher.dispatch(task_id, not_before)
-        except Exception as error:
-            logger.warning("task %s: not dispatched (%s); the poll will run it", task_id, error)
+
+def _ended(task: LongTask) -> RunOutcome:
+    """What a failed try came to: tried again later, FAILED, or CANCELLED (a cancel won)."""
+    if task.status is TaskStatus.CANCELLED:
+        return RunOutcome.CANCELLED
+    return RunOutcome.FAILED if task.status is TaskStatus.FAILED else RunOutcome.RETRY_SCHEDULED

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-from long_tasks_domain.errors import NotJson
+from long_tasks_domain.errors import InvalidProgress, NotJson, NotStorable
 
 JsonValue: TypeAlias = Any
 """A value made of dicts, lists, strings, numbers, booleans and None only."""
@@ -21,6 +22,7 @@ MAX_JSON_BYTES = 1_000_000
 MAX_DEDUPE_KEY_LENGTH = 200
 MAX_ERROR_LENGTH = 4_000
 MAX_TRACEBACK_LENGTH = 20_000
+MAX_PROGRESS_MESSAGE_LENGTH = 500
 
 
 class TaskStatus(StrEnum):
@@ -84,7 +86,8 @@ class Settlement:
     ``status`` is COMMIT (with ``checkpoint``: committed, more to do), DONE (with ``result``),
     PENDING or COMMIT without a checkpoint (a failed try or an interrupted one, due again at
     ``run_at``), FAILED or CANCELLED. ``hold`` keeps the lease (COMMIT between two steps that
-    the same worker runs); every other settlement gives the lease up.
+    the same worker runs); every other settlement gives the lease up. On a task whose cancel
+    was requested, all but a checkpoint and DONE settle CANCELLED (``transitions.settled``).
     """
 
     status: TaskStatus
@@ -130,6 +133,14 @@ def validate_task_type(task_type: object) -> str:
     return task_type
 
 
+def validate_dedupe_key(key: object) -> str:
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_DEDUPE_KEY_LENGTH:
+        raise ValueError(f"a dedupe key is a string of 1 to {MAX_DEDUPE_KEY_LENGTH} characters")
+    if storable_text(key) != key:
+        raise ValueError("a dedupe key cannot hold NUL characters or lone surrogates")
+    return key
+
+
 def ensure_json(value: object, what: str) -> JsonValue:
     """``value`` as plain JSON (tuples become lists), or :class:`NotJson` naming ``what``.
 
@@ -170,8 +181,67 @@ def _check_json(value: object, what: str, depth: int) -> None:
     raise NotJson(f"{what} holds a {type(value).__name__}, which is not JSON")
 
 
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL's text cannot hold escaped: NUL characters and lone
+    surrogates (which are not UTF-8) become backslash escapes."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def clip(text: str, limit: int) -> str:
+    """``text`` made storable (see :func:`storable_text`) and cut to ``limit`` characters."""
+    text = storable_text(text)
     return text if len(text) <= limit else text[: limit - 20] + " … (truncated)"
+
+
+def progress_fraction(value: object) -> float | None:
+    """A progress as a fraction, clamped to [0, 1]; None stays None.
+
+    Raises :class:`InvalidProgress` for what is not a finite number (``"half"``, NaN, True).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidProgress(f"a progress is a number between 0 and 1, not a {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidProgress(f"a progress is a number between 0 and 1, not {number!r}")
+    return min(1.0, max(0.0, number))
+
+
+def check_storable(task: LongTask) -> LongTask:
+    """``task`` if every value of it can be stored, else :class:`NotStorable` naming the field.
+
+    Every repository adapter applies this to what it writes, so the in-memory one refuses
+    exactly what PostgreSQL would (and PostgreSQL's refusal never looks like an outage).
+    """
+    for name in ("task_type", "dedupe_key", "error", "error_traceback", "progress_message"):
+        value = getattr(task, name)
+        if value is not None and storable_text(value) != value:
+            raise NotStorable(f"task {task.id}: its {name} holds a NUL or a character that is not UTF-8")
+    _check_progress(task.id, task.progress)
+    return task
+
+
+def check_storable_checkpoint(checkpoint: CheckpointRecord) -> CheckpointRecord:
+    _check_progress(checkpoint.task_id, checkpoint.progress)
+    return checkpoint
+
+
+def _check_progress(task_id: str, progress: object) -> None:
+    valid = progress is None or (
+        isinstance(progress, float | int)
+        and not isinstance(progress, bool)
+        and math.isfinite(progress)
+        and 0 <= progress <= 1
+    )
+    if not valid:
+        raise NotStorable(f"task {task_id}: a progress is a number between 0 and 1, not {progress!r}")
 
 
 TAKEOVER_ERROR = (

@@ -6,7 +6,7 @@ contract tests as the real one (``tests/contracts/task_repository_contract.py``)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -31,14 +31,20 @@ class TaskRepository(Protocol):
     Writes by the worker that holds a task are fenced by its lease token: once another worker
     took the task over, or it was cancelled, they raise :class:`LeaseLost` and write nothing.
     Every status change is a legal transition of ``state_machine``. Driver errors become
-    :class:`TaskStorageUnavailable`.
+    :class:`TaskStorageUnavailable`; a value the store cannot hold (a NUL character, a progress
+    outside [0, 1]) is refused with :class:`NotStorable`, by every adapter alike.
+
+    Times are the caller's (its ``Clock``), except that a store with a clock of its own
+    (PostgreSQL) measures leases with that: it holds a task for ``lease_until - now`` by its own
+    clock and sees a lease expired when its own clock says so. A worker whose clock runs ahead
+    therefore cannot take a live lease over.
     """
 
     async def add(self, task: LongTask) -> tuple[LongTask, bool]:
         """Store a new task; return it and True.
 
-        When ``task.dedupe_key`` is already taken, store nothing and return the task that holds
-        the key and False.
+        When another task of the same type holds ``task.dedupe_key`` (a key is unique per task
+        type), store nothing and return that task and False.
         """
         ...
 
@@ -60,6 +66,7 @@ class TaskRepository(Protocol):
         limit: int,
         task_id: str | None = None,
         expired_only: bool = False,
+        task_types: Collection[str] | None = None,
     ) -> list[LongTask]:
         """Claim up to ``limit`` due tasks (only ``task_id`` when given), earliest due first.
 
@@ -67,11 +74,12 @@ class TaskRepository(Protocol):
         expired (its worker died: the dead try counts, ``retry_count`` goes up by one). Claimed
         tasks become RUNNING, held by ``token`` until ``lease_until``. Rows another transaction
         is claiming are skipped, not waited for (``FOR UPDATE SKIP LOCKED``). With
-        ``expired_only``, only tasks whose lease expired (their worker died) are claimed.
+        ``expired_only``, only tasks whose lease expired (their worker died) are claimed. With
+        ``task_types``, only tasks of these types (the ones the claiming worker can run).
         """
         ...
 
-    async def renew(self, task_id: str, token: str, lease_until: datetime) -> bool:
+    async def renew(self, task_id: str, token: str, now: datetime, lease_until: datetime) -> bool:
         """Extend the lease; False when ``token`` no longer holds the task."""
         ...
 
@@ -89,7 +97,8 @@ class TaskRepository(Protocol):
         """End the held task's step as ``settlement`` says, atomically; return the task.
 
         A checkpoint is inserted with the task row's update (its step must be the task's
-        ``step + 1``): it is committed once or not at all.
+        ``step + 1``): it is committed once or not at all. A cancel requested meanwhile turns a
+        failed try, a failure or a give-back into CANCELLED; the returned task tells.
         """
         ...
 

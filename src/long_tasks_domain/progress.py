@@ -6,6 +6,7 @@ import logging
 import time
 
 from long_tasks_domain.errors import TaskStorageUnavailable
+from long_tasks_domain.model import MAX_PROGRESS_MESSAGE_LENGTH, clip, progress_fraction
 from long_tasks_domain.ports import Clock, TaskRepository
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,9 @@ class ProgressWriter:
         self.last: float | None = None
 
     async def write(self, progress: float | None, message: str | None) -> None:
+        # TaskStep.report_progress cleaned them already; a handler may call the sink itself.
+        progress = progress_fraction(progress)
+        message = clip(message, MAX_PROGRESS_MESSAGE_LENGTH) if message else None
         if progress is not None:
             self.last = progress
         now = time.monotonic()

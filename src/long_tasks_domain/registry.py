@@ -30,14 +30,24 @@ from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from long_tasks_domain.errors import DuplicateTaskType, InvalidPayload, UnknownTaskType
-from long_tasks_domain.model import JsonValue, validate_task_type
+from long_tasks_domain.model import (
+    MAX_PROGRESS_MESSAGE_LENGTH,
+    JsonValue,
+    clip,
+    progress_fraction,
+    validate_task_type,
+)
 
 P = TypeVar("P", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A step's result when more steps follow: the state the next step starts from (JSON)."""
+    """A step's result when more steps follow: the state the next step starts from (JSON).
+
+    ``progress`` is a fraction (clamped to [0, 1]); anything else fails the task, as a state
+    that is not JSON does.
+    """
 
     state: JsonValue
     progress: float | None = None
@@ -78,10 +88,12 @@ class TaskStep(Generic[P]):
     progress_sink: ProgressSink = field(default=_ignore_progress, repr=False)
 
     async def report_progress(self, progress: float | None = None, message: str | None = None) -> None:
-        """Record how far the task is (a fraction in [0, 1]) and what it is doing."""
-        if progress is not None:
-            progress = min(1.0, max(0.0, float(progress)))
-        await self.progress_sink(progress, message[:500] if message else None)
+        """Record how far the task is (a fraction, clamped to [0, 1]) and what it is doing.
+
+        Raises :class:`InvalidProgress` for a progress that is not a number.
+        """
+        fraction = progress_fraction(progress)
+        await self.progress_sink(fraction, clip(message, MAX_PROGRESS_MESSAGE_LENGTH) if message else None)
 
 
 StepFunction: TypeAlias = Callable[[TaskStep[Any]], Awaitable[StepOutcome]]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from long_tasks_domain.errors import TaskNotFound
+from long_tasks_domain.errors import DedupeKeyConflict, TaskNotFound
 from long_tasks_domain.model import (
-    MAX_DEDUPE_KEY_LENGTH,
     CheckpointRecord,
     LongTask,
     TaskPage,
     TaskQuery,
     TaskStatus,
     ensure_json,
+    validate_dedupe_key,
     validate_task_id,
+    validate_task_type,
 )
 from long_tasks_domain.ports import Clock, IdGenerator, TaskDispatcher, TaskRepository
 from long_tasks_domain.registry import TaskHandler, TaskRegistry
@@ -61,12 +62,29 @@ class TaskService:
         max_retries: int | None = None,
         dedupe_key: str | None = None,
     ) -> LongTask:
-        """Store a new task and hand it to a worker; return it.
+        """Store a new task and hand it to a worker; return it (see :meth:`submit_or_get`)."""
+        task, _ = await self.submit_or_get(
+            task_type, payload, run_at=run_at, max_retries=max_retries, dedupe_key=dedupe_key
+        )
+        return task
+
+    async def submit_or_get(
+        self,
+        task_type: str,
+        payload: object = None,
+        *,
+        run_at: datetime | None = None,
+        max_retries: int | None = None,
+        dedupe_key: str | None = None,
+    ) -> tuple[LongTask, bool]:
+        """Store a new task and hand it to a worker; return it and True.
 
         The payload is validated by the handler's model and stored as the model dumps it
-        (defaults filled in). With a ``dedupe_key`` already used, nothing is submitted and the
-        task that holds the key is returned. Raises :class:`UnknownTaskType`,
-        :class:`InvalidPayload`, or ValueError for bad options.
+        (defaults filled in). A ``dedupe_key`` is unique per task type, for as long as its task
+        exists: when a task of this type holds it already, nothing is submitted and that task
+        is returned with False, whatever its status (DONE, FAILED and CANCELLED included).
+        Raises :class:`DedupeKeyConflict` when that task's payload differs,
+        :class:`UnknownTaskType`, :class:`InvalidPayload`, or ValueError for bad options.
         """
         handler = self._registry.get(task_type)
         model = handler.parse({} if payload is None else payload)
@@ -74,8 +92,8 @@ class TaskService:
         retries = self._default_max_retries if max_retries is None else max_retries
         if not 0 <= retries <= MAX_RETRIES_LIMIT:
             raise ValueError(f"max_retries must be between 0 and {MAX_RETRIES_LIMIT}, not {retries}")
-        if dedupe_key is not None and not 0 < len(dedupe_key) <= MAX_DEDUPE_KEY_LENGTH:
-            raise ValueError(f"a dedupe key has 1 to {MAX_DEDUPE_KEY_LENGTH} characters")
+        if dedupe_key is not None:
+            validate_dedupe_key(dedupe_key)
         if run_at is not None and run_at.tzinfo is None:
             raise ValueError("run_at must be timezone-aware")
         now = self._clock.now()
@@ -92,13 +110,19 @@ class TaskService:
         )
         stored, created = await self._repository.add(task)
         if not created:
+            if stored.payload != stored_payload:
+                # Not the payload itself: it may hold what must not reach logs and terminals.
+                raise DedupeKeyConflict(
+                    f"dedupe key {dedupe_key!r} is taken by task {stored.id} of type {task_type!r} "
+                    "with a different payload; use another key for another task"
+                )
             logger.info("dedupe key already used: task %s was submitted before", stored.id)
-            return stored
+            return stored, False
         try:
             await self._dispatcher.dispatch(stored.id, stored.run_at if stored.run_at > now else None)
         except Exception as error:
             logger.warning("task %s: stored but not dispatched (%s); the poll will run it", stored.id, error)
-        return stored
+        return stored, True
 
     async def get(self, task_id: str) -> LongTask:
         validate_task_id(task_id)
@@ -123,6 +147,8 @@ class TaskService:
         """Tasks newest first; pass the page's ``next_cursor`` back for the next page."""
         if not 1 <= limit <= MAX_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+        if task_type is not None:
+            validate_task_type(task_type)
         query = TaskQuery(status, task_type, limit, decode_cursor(cursor) if cursor else None)
         tasks = await self._repository.list_tasks(query)
         next_cursor = encode_cursor(tasks[-1]) if len(tasks) == limit else None

@@ -8,7 +8,7 @@ import logging
 from contextlib import suppress
 from datetime import timedelta
 
-from long_tasks_domain.errors import LeaseLost, StepTimedOut, TaskStorageUnavailable
+from long_tasks_domain.errors import LeaseLost, StepCancelled, StepTimedOut, TaskStorageUnavailable
 from long_tasks_domain.model import LongTask
 from long_tasks_domain.ports import Clock, TaskRepository
 from long_tasks_domain.progress import ProgressWriter
@@ -18,8 +18,9 @@ logger = logging.getLogger(__name__)
 
 
 class StepRunner:
-    """Runs a handler's step; raises what the step raised, :class:`StepTimedOut`, or
-    :class:`LeaseLost` when the heartbeat found the task taken (the step is then cancelled)."""
+    """Runs a handler's step; raises what the step raised, :class:`StepTimedOut`,
+    :class:`LeaseLost` when the heartbeat found the task taken (the step is then cancelled), or
+    CancelledError only when the job itself is being cancelled (a worker shutdown)."""
 
     def __init__(
         self,
@@ -64,9 +65,16 @@ class StepRunner:
             outcome = await running
         except asyncio.CancelledError:
             current = asyncio.current_task()
-            if lost.is_set() and (current is None or current.cancelling() == 0):
+            if current is not None and current.cancelling():
+                raise  # this job is being cancelled: the worker shuts down
+            if lost.is_set():
                 raise LeaseLost("its lease was taken over or cancelled while the step ran") from None
-            raise
+            # Nobody cancelled this job: the handler raised it, say from awaiting a future that
+            # something else cancelled. Giving the task back would run it again at once, forever.
+            raise StepCancelled(
+                "the step raised CancelledError while nothing cancelled it "
+                "(it awaited something that was cancelled)"
+            ) from None
         finally:
             heartbeat.cancel()
             with suppress(asyncio.CancelledError):
@@ -81,7 +89,8 @@ class StepRunner:
         while True:
             await asyncio.sleep(self._heartbeat_seconds)
             try:
-                held = await self._repository.renew(task_id, token, self._clock.now() + self._lease)
+                now = self._clock.now()
+                held = await self._repository.renew(task_id, token, now, now + self._lease)
             except TaskStorageUnavailable as error:
                 # The step goes on; should another worker take the task over meanwhile, the
                 # fenced writes refuse this worker's results.

@@ -94,7 +94,7 @@ class ConsensusScheduler:
         ids: IdGenerator,
         *,
         claim_timeout: timedelta = timedelta(minutes=10),
-        group_limit: int = 100_000,
+        page_size: int = 1_000,
     ) -> None:
         self._store = store
         self._slots = slots
@@ -104,7 +104,9 @@ class ConsensusScheduler:
         self._clock = clock
         self._ids = ids
         self._claim_timeout = claim_timeout
-        self._group_limit = group_limit
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._page_size = page_size
 
     async def run_due_slots(self) -> ConsensusReport:
         """Run every slot due and not run yet; revive evolutions whose worker died."""
@@ -116,8 +118,16 @@ class ConsensusScheduler:
         claimed = [slot for slot in due if await self._slots.claim_slot(slot, holder, now, stale_before)]
         if not claimed:
             return ConsensusReport(due=tuple(due), claimed=(), revived=revived)
-        groups = await self._store.groups_to_evolve(self._group_limit)
-        enqueued = [group_id for group_id in groups if await self._queue.enqueue_evolution(group_id)]
+        groups: list[str] = []
+        enqueued: list[str] = []
+        # Every changed group, a page at a time (keyset by group id), however many there are.
+        page = await self._store.groups_to_evolve(self._page_size)
+        while page:
+            groups += page
+            enqueued += [group_id for group_id in page if await self._queue.enqueue_evolution(group_id)]
+            if len(page) < self._page_size:
+                break
+            page = await self._store.groups_to_evolve(self._page_size, after=page[-1])
         for slot in claimed:
             if not await self._slots.complete_slot(slot, holder, self._clock.now(), len(groups)):
                 logger.warning("consensus slot %s was taken over before it completed", slot.isoformat())

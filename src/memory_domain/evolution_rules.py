@@ -4,30 +4,54 @@ from __future__ import annotations
 
 from memory_domain.errors import InvalidDistillation
 from memory_domain.group_model import Distillation, DistillInput, ItemDraft
+from memory_domain.relevance import terms
 
 MAX_ITEM_TEXT = 500
 MAX_LIVE_ITEMS = 200
 
 
 def superseding_limit(live: int) -> int:
-    """How many live items one evolution may supersede: half of them, and always at least one.
+    """How many live items one evolution may end or rewrite: half of them, and always one.
 
-    Superseding more at once is how a confused model wipes a memory. A single supersession is
-    always allowed, so that a group's only decision can still be revised.
+    Ending (superseding, retiring) or rewriting more at once is how a confused model wipes a
+    memory. A single change is always allowed, so that a group's only decision can still be
+    revised.
     """
     return max(1, live // 2)
+
+
+# A kept item's new text is a rewrite, not a refinement, when less than this share of the old
+# text's terms survive in it.
+REWRITE_SURVIVAL = 0.5
+
+
+def substantially_rewritten(old: str, new: str) -> bool:
+    """Whether ``new`` says something else than ``old`` rather than refining it.
+
+    Measured by how many of the old text's terms (words, CJK character pairs) the new text
+    keeps; a refinement that keeps the old statement and adds to it is not a rewrite.
+    """
+    if " ".join(old.split()) == " ".join(new.split()):
+        return False
+    before = terms(old)
+    if not before:
+        return True
+    return len(before & terms(new)) / len(before) < REWRITE_SURVIVAL
 
 
 def validate_distillation(distil_input: DistillInput, answer: Distillation) -> None:
     """Raise :class:`InvalidDistillation` naming the first broken rule; None when the answer is usable.
 
-    - the answer has at least one item (an empty answer would wipe the memory);
+    - the answer has at least one item;
     - a kept ``item_id`` is a live item's id and appears once; a kept item keeps its kind;
     - a new item has a kind, a text, and provenance: at least one of the changed topics;
     - texts are non-empty and at most ``MAX_ITEM_TEXT`` characters;
     - provenance names only topics and messages of this evolution, or the kept item's own;
-    - ``supersedes`` names live items the answer does not keep, each once;
-    - at most ``MAX_LIVE_ITEMS`` items, and at most :func:`superseding_limit` items superseded.
+    - ``supersedes`` and ``retired`` name live items the answer does not keep, each once;
+    - at most ``MAX_LIVE_ITEMS`` live items after the evolution, and at most
+      :func:`superseding_limit` items ended (superseded or retired) or substantially rewritten.
+
+    A live item the answer leaves out without naming it stays as it is (see :class:`Distillation`).
     """
     live = {item.item_id: item for item in distil_input.items if item.live}
     topics = {topic.topic_id: topic for topic in distil_input.topics}
@@ -35,10 +59,9 @@ def validate_distillation(distil_input: DistillInput, answer: Distillation) -> N
     for topic in distil_input.topics:
         known_messages.update(topic.message_ids)
     if not answer.items:
-        raise InvalidDistillation("the answer has no items: it would wipe the group memory")
-    if len(answer.items) > MAX_LIVE_ITEMS:
-        raise InvalidDistillation(f"the answer has {len(answer.items)} items; at most {MAX_LIVE_ITEMS}")
+        raise InvalidDistillation("the answer has no items")
     kept: set[str] = set()
+    rewritten: list[str] = []
     for index, draft in enumerate(answer.items):
         label = draft.item_id or f"new item #{index + 1}"
         if draft.item_id is not None:
@@ -53,6 +76,8 @@ def validate_distillation(distil_input: DistillInput, answer: Distillation) -> N
                     f"{label}: a kept item keeps its kind ({old.kind.value}, not {draft.kind.value}); "
                     "supersede it with a new item instead"
                 )
+            if draft.text is not None and substantially_rewritten(old.text, draft.text):
+                rewritten.append(draft.item_id)
             own_topics, own_messages = set(old.topic_ids), set(old.message_ids)
         else:
             if draft.kind is None or draft.text is None:
@@ -71,21 +96,26 @@ def validate_distillation(distil_input: DistillInput, answer: Distillation) -> N
                 raise InvalidDistillation(
                     f"{label}: message {message_id!r} is not a message of this evolution's topics"
                 )
-    claimed: set[str] = set()
-    for draft in answer.items:
-        for item_id in draft.supersedes:
-            if item_id not in live:
-                raise InvalidDistillation(f"superseded item {item_id!r} is not a live item of the group")
-            if item_id in kept or item_id == draft.item_id:
-                raise InvalidDistillation(f"item {item_id!r} is both kept and superseded")
-            if item_id in claimed:
-                raise InvalidDistillation(f"item {item_id!r} is superseded by more than one item")
-            claimed.add(item_id)
-    superseded = len(live.keys() - kept)
-    limit = superseding_limit(len(live))
-    if superseded > limit:
+    ended: set[str] = set()
+    named = [(item_id, draft.item_id) for draft in answer.items for item_id in draft.supersedes]
+    for item_id, by in [*named, *((item_id, None) for item_id in answer.retired)]:
+        if item_id not in live:
+            raise InvalidDistillation(f"superseded item {item_id!r} is not a live item of the group")
+        if item_id in kept or item_id == by:
+            raise InvalidDistillation(f"item {item_id!r} is both kept and superseded")
+        if item_id in ended:
+            raise InvalidDistillation(f"item {item_id!r} is superseded or retired more than once")
+        ended.add(item_id)
+    new_items = sum(1 for draft in answer.items if draft.item_id is None)
+    if len(live) - len(ended) + new_items > MAX_LIVE_ITEMS:
         raise InvalidDistillation(
-            f"the answer would supersede {superseded} of {len(live)} live items at once; at most {limit}"
+            f"the answer would leave {len(live) - len(ended) + new_items} live items; at most {MAX_LIVE_ITEMS}"
+        )
+    limit = superseding_limit(len(live))
+    if len(ended) + len(rewritten) > limit:
+        raise InvalidDistillation(
+            f"the answer would supersede {len(ended)} and rewrite {len(rewritten)} of {len(live)} live "
+            f"items at once; at most {limit} in all"
         )
 
 

@@ -10,18 +10,20 @@ from dataclasses import dataclass
 from memory_domain.errors import LeaseLost, ModelError, StaleVersion
 from memory_domain.evolution_merge import merge_distillation
 from memory_domain.evolution_rules import validate_distillation
+from memory_domain.evolution_window import CURSOR_KEY, Cursor, choose_topics, read_cursor
 from memory_domain.group_model import (
     Distillation,
     DistillInput,
     EvolutionFailure,
     EvolutionOutcome,
     EvolutionStatus,
+    GroupMemory,
     GroupMemoryRevision,
     RevisionAction,
 )
 from memory_domain.group_ports import GroupMemoryStore, MemoryDistiller
 from memory_domain.heartbeat import heartbeat
-from memory_domain.model import TopicStatus, validate_group_id
+from memory_domain.model import validate_group_id
 from memory_domain.ports import Clock, IdGenerator, UpdateLeases
 
 logger = logging.getLogger(__name__)
@@ -35,16 +37,26 @@ class EvolverOptions:
     # The newest messages integrated since the last evolution that the distiller reads; the
     # changed topics' summaries cover the older ones.
     message_limit: int = 400
-    # Changed topics the distiller reads at most: the active ones first, then the newest. Only a
-    # first evolution of a long-lived group meets more (its archived topics of long ago).
+    # Changed topics one evolution reads at most, in the order of the revisions that wrote them
+    # (see memory_domain.evolution_window); the rest are left to a follow-up evolution. Only a
+    # first evolution of a long-lived group, or one after a rebuild of its topics, meets more.
     topic_limit: int = 100
+
+
+@dataclass(slots=True)
+class _Spent:
+    """What the model calls of one evolution cost, summed over its attempts."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    duration_ms: int = 0
 
 
 class MemoryEvolver:
     """Runs one evolution of a group's memory: read, ask the distiller outside any transaction, commit.
 
     Only the topics changed since the last evolution are read, with the messages integrated
-    since. The answer is validated (a degenerate one, empty or superseding most live items,
+    since. The answer is validated (a degenerate one, empty or ending or rewriting most live items,
     is refused) before anything is written; the new item readings, the revision row and the
     version bump commit in one transaction guarded by the version. One evolution per group
     runs at a time: the arq job id says so, and a renewed lease makes direct calls agree.
@@ -81,9 +93,10 @@ class MemoryEvolver:
 
     async def _evolve_with_retries(self, group_id: str, lost: asyncio.Event) -> EvolutionOutcome:
         attempts = self._options.conflict_attempts
+        spent = _Spent()  # every model call of this evolution, those redone after a conflict too
         for attempt in range(1, attempts + 1):
             try:
-                return await self._evolve_once(group_id, lost)
+                return await self._evolve_once(group_id, lost, spent)
             except StaleVersion as conflict:
                 # A rollback (or a direct call) committed meanwhile; redo the work on fresh state.
                 if attempt == attempts:
@@ -91,39 +104,51 @@ class MemoryEvolver:
                 logger.info("group %s: %s; retrying (%d/%d)", group_id, conflict, attempt, attempts)
         raise AssertionError("unreachable")
 
-    async def _evolve_once(self, group_id: str, lost: asyncio.Event) -> EvolutionOutcome:
+    async def _evolve_once(self, group_id: str, lost: asyncio.Event, spent: _Spent) -> EvolutionOutcome:
         memory = await self._store.get_group_memory(group_id)
-        changes = await self._store.topic_changes(group_id, memory.topic_version, self._options.message_limit)
-        if not changes.topics:
+        cursor = await self._cursor(group_id, memory)
+        since = memory.topic_version
+        limit = self._options.message_limit
+        changes = await self._store.topic_changes(group_id, since, limit)
+        window = choose_topics(changes, since, cursor, self._options.topic_limit)
+        if not window.topics:
             return EvolutionOutcome(group_id, EvolutionStatus.UNCHANGED)
-        topics = sorted(changes.topics, key=lambda topic: topic.status is not TopicStatus.ACTIVE)
+        messages = changes.messages
+        if window.messages_until < changes.topic_version:
+            messages = (
+                await self._store.topic_changes(group_id, since, limit, window.messages_until)
+            ).messages
+        if not window.whole:
+            # Only the messages of the topics read now: the others come with their own topics.
+            shown = {m for topic in window.topics for m in topic.message_ids}
+            messages = tuple(message for message in messages if message.message_id in shown)
         distil_input = DistillInput(
-            group_id=group_id,
-            items=memory.live_items,
-            topics=tuple(topics[: self._options.topic_limit]),
-            messages=changes.messages,
+            group_id=group_id, items=memory.live_items, topics=window.topics, messages=messages
         )
         started = time.monotonic()
         try:
-            answer = await self._ask(distil_input)
+            answer = await self._ask(distil_input, spent)
         except ModelError as error:
             await self._record_failure(group_id, error)
             raise
-        duration_ms = int((time.monotonic() - started) * 1000)
+        finally:
+            spent.duration_ms += int((time.monotonic() - started) * 1000)
         now = self._clock.now()
         items, diff = merge_distillation(distil_input, answer, now, self._ids)
+        if window.cursor is not None:
+            diff[CURSOR_KEY] = list(window.cursor)
         revision = GroupMemoryRevision(
             group_id=group_id,
             revision=memory.version + 1,
             created_at=now,
             action=RevisionAction.EVOLVE,
-            topic_version=changes.topic_version,
+            topic_version=window.topic_version,
             topic_ids=tuple(topic.topic_id for topic in distil_input.topics),
-            message_ids=tuple(message.message_id for message in changes.messages),
+            message_ids=tuple(message.message_id for message in messages),
             model=answer.usage.model,
-            prompt_tokens=answer.usage.prompt_tokens,
-            completion_tokens=answer.usage.completion_tokens,
-            duration_ms=duration_ms,
+            prompt_tokens=spent.prompt_tokens,
+            completion_tokens=spent.completion_tokens,
+            duration_ms=spent.duration_ms,
             diff=diff,
         )
         if lost.is_set():
@@ -136,6 +161,7 @@ class MemoryEvolver:
             added=len(diff["added"]),
             updated=len(diff["updated"]),
             superseded=len(diff["superseded"]),
+            more=window.more,
         )
         logger.info(
             "group %s: group memory revision %d from %d topics: %d added, %d updated, %d superseded",
@@ -146,14 +172,27 @@ class MemoryEvolver:
             outcome.updated,
             outcome.superseded,
         )
+        if window.more:
+            logger.info("group %s: more changed topics remain for a follow-up evolution", group_id)
         return outcome
 
-    async def _ask(self, distil_input: DistillInput) -> Distillation:
+    async def _cursor(self, group_id: str, memory: GroupMemory) -> Cursor | None:
+        """Where the last evolution stopped inside a topic revision it read only in part."""
+        if memory.version == 0:
+            return None
+        latest = await self._store.list_group_memory_revisions(group_id, 1)
+        if not latest or latest[0].revision != memory.version:
+            return None  # a commit raced this read: the commit of this evolution will be stale
+        return read_cursor(latest[0].diff, memory.topic_version)
+
+    async def _ask(self, distil_input: DistillInput, spent: _Spent) -> Distillation:
         attempts = max(1, self._options.model_attempts)
         last_error: ModelError | None = None
         for attempt in range(1, attempts + 1):
             try:
                 answer = await self._distiller.distil(distil_input)
+                spent.prompt_tokens += answer.usage.prompt_tokens
+                spent.completion_tokens += answer.usage.completion_tokens
                 validate_distillation(distil_input, answer)
                 return answer
             except ModelError as error:

@@ -65,17 +65,19 @@ class GroupMemory:
 
 @dataclass(frozen=True, slots=True)
 class TopicChanges:
-    """What changed in a group's topic memory after a given version.
+    """What changed in a group's topic memory between two versions, read as of the later one.
 
-    ``topic_version`` is the topic memory's current version; ``topics`` the topics (active or
-    archived) written after the given version, newest first; ``messages`` the most recent of
-    the messages integrated after it, oldest first.
+    ``topic_version`` is that later version (the current one unless a bound was asked);
+    ``topics`` the topics (active or archived) whose last write lies between the two, newest
+    first, and ``topic_revisions`` the revision of each one's last write; ``messages`` the most
+    recent of the messages integrated between the two, oldest first.
     """
 
     group_id: str
     topic_version: int
     topics: tuple[Topic, ...] = ()
     messages: tuple[ChatMessage, ...] = ()
+    topic_revisions: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +109,18 @@ class ItemDraft:
 
 @dataclass(frozen=True, slots=True)
 class Distillation:
-    """The distiller's answer: the complete set of live items after the evolution.
+    """The distiller's answer: the live items it keeps, refines or adds, and those it ends.
 
-    A live item it leaves out is superseded (recorded with ``invalid_at``), never deleted.
+    An item ends only when the answer names it: in the ``supersedes`` of the item that
+    replaces it, or in ``retired`` when nothing replaces it (an answered open question, a
+    fact no longer true). A live item the answer leaves out without naming it is kept as it
+    is: a model that forgets to repeat an item must not end it. An ended item is recorded
+    with ``invalid_at``, never deleted.
     """
 
     items: tuple[ItemDraft, ...]
     usage: ModelUsage
+    retired: tuple[str, ...] = ()
 
 
 class RevisionAction(StrEnum):
@@ -158,12 +165,15 @@ class EvolutionStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class EvolutionOutcome:
+    """What one evolution did; ``more`` says changed topics remain for a follow-up evolution."""
+
     group_id: str
     status: EvolutionStatus
     revision: int | None = None
     added: int = 0
     updated: int = 0
     superseded: int = 0
+    more: bool = False
 
 
 @dataclass(frozen=True, slots=True)

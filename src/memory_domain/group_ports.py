@@ -41,16 +41,28 @@ class GroupMemoryStore(Protocol):
         ...
 
     async def topic_changes(
-        self, group_id: str, since_topic_version: int, message_limit: int
+        self,
+        group_id: str,
+        since_topic_version: int,
+        message_limit: int,
+        until_topic_version: int | None = None,
     ) -> TopicChanges:
         """The topics written after topic version ``since_topic_version`` and their new messages.
 
-        ``messages`` are the latest ``message_limit`` messages integrated after that version.
+        Read as of one topic version: ``until_topic_version`` when given (and not beyond the
+        current one), else the current version, which is the result's ``topic_version``. Only
+        topics last written and messages integrated by revisions up to it are returned, so an
+        update committing meanwhile is left whole for the next evolution. ``messages`` are the
+        latest ``message_limit`` of those messages.
         """
         ...
 
-    async def groups_to_evolve(self, limit: int) -> list[str]:
-        """Groups whose topic memory moved past the topic version their group memory holds."""
+    async def groups_to_evolve(self, limit: int, after: str | None = None) -> list[str]:
+        """Groups whose topic memory moved past the topic version their group memory holds.
+
+        At most ``limit``, in group id order, those after ``after`` when given: a page of a
+        keyset walk through every such group.
+        """
         ...
 
     async def commit_group_memory(
@@ -91,7 +103,7 @@ class MemoryDistiller(Protocol):
         ...
 
     async def distil(self, distil_input: DistillInput) -> Distillation:
-        """The complete set of live items after this evolution. Raises :class:`ModelError`."""
+        """The items this evolution keeps, refines, adds and ends. Raises :class:`ModelError`."""
         ...
 
 

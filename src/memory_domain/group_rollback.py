@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from memory_domain.errors import InvalidRollback, StaleVersion
+from memory_domain.evolution_window import CURSOR_KEY
 from memory_domain.group_model import GroupMemoryRevision, MemoryItem, RevisionAction
 from memory_domain.group_ports import GroupMemoryStore
 from memory_domain.model import validate_group_id
@@ -60,6 +61,10 @@ class GroupMemoryRollback:
         now = self._clock.now()
         items, changes = restore(current.items, target.items, now)
         diff: dict[str, object] = {**changes, "restored_from": to_revision}
+        # The topic version is kept, and with it where the evolutions stopped inside a revision.
+        [latest] = await self._store.list_group_memory_revisions(group_id, 1)
+        if latest.revision == current.version and CURSOR_KEY in latest.diff:
+            diff[CURSOR_KEY] = latest.diff[CURSOR_KEY]
         revision = GroupMemoryRevision(
             group_id=group_id,
             revision=current.version + 1,

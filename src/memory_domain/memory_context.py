@@ -16,8 +16,8 @@ TOPICS_HEADING = "Current topics:"
 MAX_BUDGET = 1_000_000
 # An entry is cut to fit the budget only when this much of it still fits; less says nothing.
 MIN_CUT_LINE = 24
-# A query match outweighs any recency and support (each at most 1), so matches come first.
-MATCH_WEIGHT = 10.0
+# Added to an entry's weight (recency and support, each in [0, 1]): among entries that match a
+# query equally, decisions and consensus come a little ahead of facts.
 _KIND_BONUS = {
     ItemKind.DECISION: 0.3,
     ItemKind.CONSENSUS: 0.3,
@@ -51,7 +51,8 @@ class MemoryContext:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    score: float
+    relevance: float  # the share of the query's terms it holds (0 without a query)
+    weight: float
     key: str
     line: str
     item: MemoryItem | None = None
@@ -61,9 +62,9 @@ class _Entry:
 class MemoryContextReader:
     """Reads what a reply prompt needs for a group, most relevant first, within a character budget.
 
-    With a query, entries that share more of its terms come first; without one (and among
-    equal matches), recent and frequently supported entries, decisions and consensus a
-    little ahead of facts.
+    With a query, entries that share more of its terms always come first, however old or
+    thinly supported; without one (and among equal matches), recent and frequently supported
+    entries, decisions and consensus a little ahead of facts.
     """
 
     def __init__(self, store: MemoryStore, group_store: GroupMemoryStore, clock: Clock) -> None:
@@ -81,7 +82,8 @@ class MemoryContextReader:
         wanted = terms(query) if query and query.strip() else set()
         entries = [_item_entry(item, wanted, now) for item in memory.live_items]
         entries += [_topic_entry(topic, wanted, now) for topic in topics.topics]
-        entries.sort(key=lambda entry: (-entry.score, entry.key))
+        # More of the query's terms always wins; the weight only orders equal matches.
+        entries.sort(key=lambda entry: (-entry.relevance, -entry.weight, entry.key))
         chosen, lines, truncated = _fit(entries, budget_chars)
         text = _render(lines)
         assert len(text) <= budget_chars
@@ -100,19 +102,18 @@ class MemoryContextReader:
 
 
 def _item_entry(item: MemoryItem, wanted: set[str], now: datetime) -> _Entry:
-    score = weight(item.updated_at, len(item.message_ids), now, _KIND_BONUS[item.kind])
-    if wanted:
-        score += MATCH_WEIGHT * match(wanted, item.text)
+    relevance = match(wanted, item.text) if wanted else 0.0
+    heft = weight(item.updated_at, len(item.message_ids), now, _KIND_BONUS[item.kind])
     label = item.kind.value.replace("_", " ")
-    return _Entry(score, f"0:{item.item_id}", f"- [{label}] {_one_line(item.text)}", item=item)
+    line = f"- [{label}] {_one_line(item.text)}"
+    return _Entry(relevance, heft, f"0:{item.item_id}", line, item=item)
 
 
 def _topic_entry(topic: Topic, wanted: set[str], now: datetime) -> _Entry:
-    score = weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS)
-    if wanted:
-        score += MATCH_WEIGHT * match(wanted, f"{topic.title}\n{topic.summary}")
+    relevance = match(wanted, f"{topic.title}\n{topic.summary}") if wanted else 0.0
+    heft = weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS)
     line = f"- {_one_line(topic.title)}: {_one_line(topic.summary)}"
-    return _Entry(score, f"1:{topic.topic_id}", line, topic=topic)
+    return _Entry(relevance, heft, f"1:{topic.topic_id}", line, topic=topic)
 
 
 def _one_line(text: str) -> str:

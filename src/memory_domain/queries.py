@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from memory_domain.group_model import EvolutionFailure, GroupMemory
+from memory_domain.group_model import EvolutionFailure, GroupMemory, RevisionAction
 from memory_domain.group_ports import GroupMemoryStore
 from memory_domain.model import Topic, TopicRevision, UpdateFailure, validate_group_id
 from memory_domain.ports import MemoryStore
@@ -41,6 +41,11 @@ class HistoryEntry:
     diff: dict[str, Any] = field(default_factory=dict)
 
 
+# How many of the latest group-memory revisions are searched for the last evolution; a group
+# rolled back more often than this in a row shows its last evolution error anyway.
+_EVOLVE_LOOKBACK = 100
+
+
 class MemoryQueries:
     """Reads a group's memories, its backlog and its history from the source of truth."""
 
@@ -61,12 +66,13 @@ class MemoryQueries:
                 group_id, include_superseded=include_superseded
             )
             evolution_failure = await self._group_store.last_evolution_failure(group_id)
-            if (
-                evolution_failure is not None
-                and group_memory.updated_at is not None
-                and evolution_failure.created_at < group_memory.updated_at
-            ):
-                evolution_failure = None
+            if evolution_failure is not None:
+                # Only a later evolution clears the error: a rollback since does not mean the
+                # evolution works again.
+                revisions = await self._group_store.list_group_memory_revisions(group_id, _EVOLVE_LOOKBACK)
+                evolved = next((r for r in revisions if r.action is RevisionAction.EVOLVE), None)
+                if evolved is not None and evolution_failure.created_at < evolved.created_at:
+                    evolution_failure = None
         return GroupMemoryView(
             group_id=group_id,
             version=memory.version,

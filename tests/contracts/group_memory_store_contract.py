@@ -166,6 +166,26 @@ class GroupMemoryStoreContract:
         nothing = await store.topic_changes("nobody", 0, 10)
         assert (nothing.topic_version, nothing.topics, nothing.messages) == (0, (), ())
 
+    async def test_topic_changes_are_read_as_of_one_topic_version_with_each_topics_revision(
+        self, stores: Stores
+    ) -> None:
+        topics, store = stores
+        await topics.add_messages([msg(f"m{i}", minute=i) for i in range(1, 6)], T0)
+        await commit(topics, 0, ["m1", "m2"], [topic("t1", minute=1), topic("t2", minute=2)])
+        await commit(topics, 1, ["m3"], [topic("t3", minute=3)])
+        await commit(topics, 2, ["m4", "m5"], [topic("t1", minute=5), topic("t4", minute=4)])
+        bounded = await store.topic_changes("g1", 0, 100, until_topic_version=2)
+        # t1 was written again by revision 3: it is left whole for the next read, with m4 and m5.
+        assert bounded.topic_version == 2
+        assert [t.topic_id for t in bounded.topics] == ["t3", "t2"]
+        assert [m.message_id for m in bounded.messages] == ["m1", "m2", "m3"]
+        assert bounded.topic_revisions == {"t2": 1, "t3": 2}
+        rest = await store.topic_changes("g1", 2, 100)
+        assert (rest.topic_version, rest.topic_revisions) == (3, {"t1": 3, "t4": 3})
+        assert [m.message_id for m in rest.messages] == ["m4", "m5"]
+        beyond = await store.topic_changes("g1", 0, 100, until_topic_version=9)
+        assert beyond.topic_version == 3 and len(beyond.topics) == 4
+
     async def test_groups_to_evolve_are_those_whose_topics_moved_past_their_group_memory(
         self, stores: Stores
     ) -> None:
@@ -179,6 +199,9 @@ class GroupMemoryStoreContract:
         await commit(topics, 1, ["m2"], [topic("t1", minute=1)], group="g3")
         assert await store.groups_to_evolve(10) == ["g1", "g3"]
         assert await store.groups_to_evolve(1) == ["g1"]
+        # The next page starts after the last group of the previous one.
+        assert await store.groups_to_evolve(1, after="g1") == ["g3"]
+        assert await store.groups_to_evolve(10, after="g3") == []
 
     async def test_revisions_are_listed_newest_first_and_limited(self, stores: Stores) -> None:
         _, store = stores

@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from long_tasks_domain.errors import IllegalTransition, LeaseLost, TaskNotFound
-from long_tasks_domain.model import (
-    TAKEOVER_ERROR,
-    CheckpointRecord,
-    LongTask,
-    Settlement,
-    TaskQuery,
-    TaskStatus,
-)
+from long_tasks_domain.model import TAKEOVER_ERROR, Settlement, TaskQuery, TaskStatus
 from long_tasks_domain.ports import TaskRepository
+from tests.contracts.task_repository_base import T0, at, checkpoint, new_task
+from tests.contracts.task_repository_rules import TaskRepositoryRules
 
-T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+__all__ = ["T0", "TaskRepositoryContract", "at", "checkpoint", "new_task"]
 
 
-def new_task(task_id: str, *, created: float = 0, run_at: float = 0, **fields: object) -> LongTask:
-    values: dict[str, object] = {
-        "id": task_id,
-        "task_type": "report.render",
-        "status": TaskStatus.PENDING,
-        "payload": {"pages": 3, "title": "周报 ✓", "nested": {"list": [1, 2.5, None, True]}},
-        "created_at": at(created),
-        "updated_at": at(created),
-        "run_at": at(run_at),
-        "max_retries": 3,
-    }
-    values.update(fields)
-    return LongTask(**values)  # type: ignore[arg-type]
-
-
-def checkpoint(task_id: str, step: int, seconds: float = 0) -> CheckpointRecord:
-    return CheckpointRecord(task_id, step, {"done": step, "note": "第" + str(step)}, at(seconds), 12, 0.5)
-
-
-class TaskRepositoryContract:
+class TaskRepositoryContract(TaskRepositoryRules):
     """Tests every TaskRepository adapter passes; a subclass provides the ``repository`` fixture."""
-
-    @pytest.fixture
-    def repository(self) -> TaskRepository:
-        raise NotImplementedError("a subclass provides the repository under test")
-
-    async def claim_one(self, repository: TaskRepository, now: float, token: str, **kw: object) -> LongTask:
-        claimed = await repository.claim(at(now), at(now + 30), token, 1, **kw)  # type: ignore[arg-type]
-        assert len(claimed) == 1, claimed
-        return claimed[0]
 
     async def test_a_task_is_stored_and_read_back_as_it_was(self, repository: TaskRepository) -> None:
         task = new_task("t1", dedupe_key="k1")
@@ -123,9 +83,9 @@ class TaskRepositoryContract:
     async def test_the_holder_renews_its_lease_and_no_one_else_can(self, repository: TaskRepository) -> None:
         await repository.add(new_task("t1"))
         await self.claim_one(repository, 0, "w1")
-        assert await repository.renew("t1", "w1", at(50))
-        assert not await repository.renew("t1", "w2", at(90))
-        assert not await repository.renew("nope", "w1", at(90))
+        assert await repository.renew("t1", "w1", at(20), at(50))
+        assert not await repository.renew("t1", "w2", at(60), at(90))
+        assert not await repository.renew("nope", "w1", at(60), at(90))
         assert await repository.claim(at(40), at(70), "w2", 5) == []
         assert (await repository.get("t1")).lease_expires_at == at(50)  # type: ignore[union-attr]
 
@@ -255,8 +215,16 @@ class TaskRepositoryContract:
         assert (reset.status, reset.retry_count, reset.error, reset.finished_at, reset.run_at, reset.step) == (
             TaskStatus.PENDING, 0, None, None, at(5), 1,
         )  # fmt: skip
+        assert (reset.progress, reset.progress_message, reset.result, reset.cancel_requested) == (
+            None, None, None, False,
+        )  # fmt: skip
         with pytest.raises(IllegalTransition):
             await repository.reset_failed("t1", at(6))
+        # Written before cancels of failing steps ended CANCELLED: the retry starts afresh.
+        flagged = new_task("old", status=TaskStatus.FAILED, cancel_requested=True, result=[1], progress=0.5)
+        await repository.add(flagged)
+        assert not (await repository.reset_failed("old", at(7))).cancel_requested
+        assert [t.id for t in await repository.claim(at(8), at(38), "w2", 5, task_id="old")] == ["old"]
         with pytest.raises(TaskNotFound):
             await repository.reset_failed("nope", at(6))
 
@@ -283,14 +251,3 @@ class TaskRepositoryContract:
         assert {t.id for t in await repository.list_tasks(TaskQuery())} == {"t2", "t3", "pending"}
         assert await repository.delete_finished([TaskStatus.FAILED], at(100), 10) == 1
         assert await repository.delete_finished(statuses, at(100), 0) == 0
-
-    async def test_concurrent_claims_never_hand_one_task_to_two_workers(
-        self, repository: TaskRepository
-    ) -> None:
-        for i in range(30):
-            await repository.add(new_task(f"t{i:02d}"))
-        results = await asyncio.gather(*(repository.claim(at(1), at(31), f"w{n}", 4) for n in range(10)))
-        claimed = [task.id for batch in results for task in batch]
-        assert len(claimed) == len(set(claimed)) == 30
-        holders = {t.id: (await repository.get(t.id)).lease_token for t in (x for b in results for x in b)}  # type: ignore[union-attr]
-        assert holders == {t.id: f"w{n}" for n, batch in enumerate(results) for t in batch}

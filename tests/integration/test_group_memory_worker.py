@@ -8,15 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from dependency_injector import providers
 
+from adapters.postgres.consensus_slots import SqlConsensusSlots
 from adapters.postgres.group_memory_tables import consensus_slots
+from adapters.redis.arq_queue import ArqEvolutionQueue
 from entrypoints.container import Container, build_container, close_container, open_container, resolve
 from entrypoints.demo import run_worker_until_idle
 from entrypoints.settings import Settings
 from memory_domain.consensus import ConsensusSchedule, ConsensusScheduler
 from memory_domain.group_memory import MemoryEvolver
 from memory_domain.group_model import ItemKind
-from memory_domain.group_ports import ConsensusSlots, GroupMemoryStore
+from memory_domain.group_ports import ConsensusSlots, EvolutionQueue, GroupMemoryStore
 from memory_domain.memory_context import MemoryContextReader
 from memory_domain.model import ChatMessage, Role
 from memory_domain.recording import MessageRecorder
@@ -144,13 +147,58 @@ async def test_messages_flow_through_topics_into_group_memory_with_the_real_work
     assert await recorded_slots(container) == [(latest, True)]
 
 
+class CountingSlots:
+    """The real consensus slots, recording each successful claim and completion."""
+
+    def __init__(self, slots: ConsensusSlots) -> None:
+        self._slots = slots
+        self.claims: list[tuple[datetime, str]] = []
+        self.completions: list[tuple[datetime, str, int]] = []
+
+    async def last_completed_slot(self) -> datetime | None:
+        return await self._slots.last_completed_slot()
+
+    async def claim_slot(self, slot_at: datetime, holder: str, now: datetime, stale_before: datetime) -> bool:
+        claimed = await self._slots.claim_slot(slot_at, holder, now, stale_before)
+        if claimed:
+            self.claims.append((slot_at, holder))
+        return claimed
+
+    async def complete_slot(self, slot_at: datetime, holder: str, now: datetime, groups: int) -> bool:
+        completed = await self._slots.complete_slot(slot_at, holder, now, groups)
+        if completed:
+            self.completions.append((slot_at, holder, groups))
+        return completed
+
+
+class CountingEvolutions:
+    """The real evolution queue, recording who asked for each group's evolution."""
+
+    def __init__(self, queue: EvolutionQueue) -> None:
+        self._queue = queue
+        self.asked: list[str] = []
+
+    async def enqueue_evolution(self, group_id: str) -> bool:
+        self.asked.append(group_id)
+        return await self._queue.enqueue_evolution(group_id)
+
+    async def revive_evolution(self, group_id: str) -> None:
+        await self._queue.revive_evolution(group_id)
+
+
 async def test_a_worker_that_starts_after_missed_days_runs_each_missed_slot_once(
     services: tuple[Settings, Container],
 ) -> None:
     settings, container = services
+    slots = CountingSlots(SqlConsensusSlots(await resolve(container.engine)))
+    evolutions = CountingEvolutions(ArqEvolutionQueue(await resolve(container.redis)))
+    container.consensus_slots.override(providers.Object(slots))
+    container.evolution_queue.override(providers.Object(evolutions))
     latest = ConsensusSchedule().latest_slot(datetime.now(UTC))
     missed = [latest - timedelta(days=n) for n in (2, 1, 0)]
     await complete_slot(container, latest - timedelta(days=3))  # the last slot any worker ran
+    slots.claims.clear()
+    slots.completions.clear()
     await fold_into_topics(container, chat("team-cn", CN_CHAT), chat("team-en", EN_CHAT))
     # Two workers start at once; each slot is claimed by one of them, each group evolved once.
     await asyncio.gather(
@@ -160,12 +208,21 @@ async def test_a_worker_that_starts_after_missed_days_runs_each_missed_slot_once
     assert await recorded_slots(container) == [(latest - timedelta(days=3), True)] + [
         (s, True) for s in missed
     ]
+    # Each missed slot claimed and completed once, by its claimer, with both groups' evolutions.
+    assert sorted(slot for slot, _ in slots.claims) == missed
+    assert sorted((slot, holder) for slot, holder, _ in slots.completions) == sorted(slots.claims)
+    assert all(groups == 2 for _, _, groups in slots.completions)
+    # Every run of claimed slots asks once per group: as often as there were claimers.
+    claimers = {holder for _, holder in slots.claims}
+    assert sorted(evolutions.asked) == sorted(["team-cn", "team-en"] * len(claimers))
     store: GroupMemoryStore = await resolve(container.group_store)
     for group_id in ("team-cn", "team-en"):
         assert [r.revision for r in await store.list_group_memory_revisions(group_id, 10)] == [1]
-    # A later start finds nothing missed and nothing changed.
+    # A later start finds nothing missed and nothing changed: no claim, no evolution asked for.
+    asked = len(evolutions.asked)
     await run_worker_until_idle(settings, container)
-    assert len(await recorded_slots(container)) == 4
+    assert len(await recorded_slots(container)) == 4 and len(slots.claims) == 3
+    assert len(evolutions.asked) == asked
     assert (await store.get_group_memory("team-cn")).version == 1
 
 

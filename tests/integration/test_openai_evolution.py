@@ -107,6 +107,27 @@ async def test_a_kept_item_is_named_by_its_id_and_a_placeholder_id_means_new(
     assert request["memory_items"][0]["item_id"] == launch.item_id
 
 
+async def test_an_item_left_out_stays_and_one_named_in_retire_ends(server: OpenAICompatibleServer) -> None:
+    world, topic_id = await world_on(server)
+    server.enqueue(
+        answer([new_item(topic_id, "Launch on Nov 10"), new_item(topic_id, "Who pays?", "open_question")])
+    )
+    await world.evolver.evolve("g1")
+    launch, question = sorted((await world.store.get_group_memory("g1")).items, key=lambda i: i.kind)
+    await world.chat(messages(10, start=10))
+    # The model forgot to repeat the decision and retired the question answered meanwhile.
+    server.enqueue(
+        ScriptedResponse.json_answer(
+            {"items": [new_item(topic_id, "Finance pays", "fact")], "retire": [question.item_id]}
+        )
+    )
+    outcome = await world.evolver.evolve("g1")
+    assert (outcome.added, outcome.superseded) == (1, 1)
+    live = {item.item_id: item for item in (await world.store.get_group_memory("g1")).items}
+    assert live[launch.item_id] == launch and question.item_id not in live
+    assert '"retire"' in server.requests[-1].message_content("system")
+
+
 FAILURES = {
     "timeout": lambda topic_id: ScriptedResponse.slow(5),
     "http 500": lambda topic_id: ScriptedResponse.error(500, f"upstream exploded, key {API_KEY}"),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.consensus_slots import SqlConsensusSlots
 from adapters.postgres.engine import create_engine
@@ -22,7 +22,7 @@ from tests.contracts.group_memory_store_contract import (
     item,
     revision,
 )
-from tests.contracts.memory_store_builders import at
+from tests.contracts.memory_store_builders import T0, at, commit, msg, topic
 from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 
 pytestmark = pytest.mark.integration
@@ -103,3 +103,35 @@ async def test_concurrent_commits_of_one_group_memory_on_postgres_each_land_once
     await asyncio.gather(*(commit_one(n) for n in range(12)))
     memory = await store.get_group_memory("g1")
     assert memory.version == 12 and len(memory.items) == 12
+
+
+async def test_a_topic_update_committing_while_the_changes_are_read_is_left_for_the_next_read(
+    postgres_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topics, store = SqlMemoryStore(postgres_engine), SqlGroupMemoryStore(postgres_engine)
+    await topics.add_messages([msg(f"m{i}", minute=i) for i in range(1, 5)], T0)
+    await commit(topics, 0, ["m1", "m2"], [topic("t1", minute=1)])
+    read_version = AsyncConnection.scalar
+    raced = False
+
+    async def update_commits_right_after_the_version_is_read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal raced
+        result = await read_version(self, *args, **kwargs)
+        if not raced:
+            raced = True
+            await commit(topics, 1, ["m3", "m4"], [topic("t2", minute=3)])
+        return result
+
+    monkeypatch.setattr(AsyncConnection, "scalar", update_commits_right_after_the_version_is_read)
+    changes = await store.topic_changes("g1", 0, 100)
+    monkeypatch.undo()
+    assert raced and changes.topic_version == 1
+    assert ([t.topic_id for t in changes.topics], [m.message_id for m in changes.messages]) == (
+        ["t1"],
+        ["m1", "m2"],
+    )
+    again = await store.topic_changes("g1", changes.topic_version, 100)
+    assert ([t.topic_id for t in again.topics], [m.message_id for m in again.messages]) == (
+        ["t2"],
+        ["m3", "m4"],
+    )

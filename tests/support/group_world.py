@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from typing import Any
 
 from adapters.in_memory.group_store import InMemoryConsensusSlots, InMemoryGroupMemoryStore
 from adapters.in_memory.pending_index import InMemoryUpdateLeases
@@ -20,7 +20,15 @@ from memory_domain.memory_context import MemoryContextReader
 from memory_domain.model import ChatMessage, ModelUsage
 from tests.support.world import World
 
-Answer = Callable[[DistillInput], Sequence[ItemDraft]]
+Answer = Callable[[DistillInput], "Sequence[ItemDraft] | Retiring"]
+
+
+@dataclass(frozen=True)
+class Retiring:
+    """A scripted answer that also retires live items (ends them with no successor)."""
+
+    items: Sequence[ItemDraft]
+    retired: Sequence[str]
 
 
 class ScriptedDistiller:
@@ -36,10 +44,13 @@ class ScriptedDistiller:
 
     async def distil(self, distil_input: DistillInput) -> Distillation:
         self.calls.append(distil_input)
-        items = tuple(self.answer(distil_input))
-        return Distillation(
-            items, ModelUsage(self.name, prompt_tokens=100, completion_tokens=10 * len(items))
-        )
+        answer = self.answer(distil_input)
+        retired: tuple[str, ...] = ()
+        if isinstance(answer, Retiring):
+            answer, retired = answer.items, tuple(answer.retired)
+        items = tuple(answer)
+        usage = ModelUsage(self.name, prompt_tokens=100, completion_tokens=10 * len(items))
+        return Distillation(items, usage, retired)
 
 
 def keep_all_and_one_fact_per_topic(distil_input: DistillInput) -> list[ItemDraft]:
@@ -81,7 +92,7 @@ class GroupWorld:
         self.rollback = GroupMemoryRollback(self.store, self.clock)
         self.context = MemoryContextReader(self.world.store, self.store, self.clock)
 
-    def scheduler_for(self, slots: InMemoryConsensusSlots, **options: timedelta) -> ConsensusScheduler:
+    def scheduler_for(self, slots: InMemoryConsensusSlots, **options: Any) -> ConsensusScheduler:
         return ConsensusScheduler(
             self.store, slots, self.evolutions, self.leases, self.schedule, self.clock, self.ids, **options
         )

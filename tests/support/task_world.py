@@ -35,6 +35,7 @@ def options(**overrides: object) -> ExecutorOptions:
         "step_timeout_seconds": 5.0,
         "heartbeat_seconds": 0.02,
         "early_arrival_seconds": 0.0,
+        "slot_patience_seconds": 0.01,
         "backoff": Backoff(5.0, 60.0, random.Random(7)),
     }
     values.update(overrides)

@@ -66,6 +66,17 @@ async def test_a_slot_enqueues_the_evolution_of_every_group_whose_topics_changed
     assert (again.due, again.claimed, again.enqueued) == ((), (), ())
 
 
+async def test_a_slot_pages_through_every_changed_group_however_many() -> None:
+    world = GroupWorld()
+    names = [f"g{n}" for n in range(5)]
+    for name in names:
+        await world.chat(messages(10, name))
+    world.clock.current = utc(2026, 11, 3, 2, 0, 30)
+    report = await world.scheduler_for(world.slots, page_size=2).run_due_slots()
+    assert report.groups == tuple(names) and world.evolutions.queued == names
+    assert world.slots.slots[utc(2026, 11, 3, 2)][3] == 5
+
+
 async def test_missed_days_are_caught_up_at_once_and_each_slot_is_recorded() -> None:
     world = GroupWorld()
     world.clock.current = utc(2026, 11, 2, 3)

@@ -18,7 +18,7 @@ from memory_domain.group_model import (
     ItemKind,
     RevisionAction,
 )
-from tests.support.group_world import GroupWorld, ScriptedDistiller
+from tests.support.group_world import GroupWorld, Retiring, ScriptedDistiller
 from tests.support.world import START, messages
 
 
@@ -125,7 +125,30 @@ async def test_a_kept_item_keeps_its_id_and_validity_and_gains_the_new_provenanc
     ("answer", "problem"),
     [
         pytest.param(lambda i: [], "no items", id="empty"),
-        pytest.param(lambda i: [ItemDraft(i.items[0].item_id, None, None)], "supersede 3 of 4", id="most"),
+        pytest.param(
+            lambda i: Retiring([ItemDraft(i.items[0].item_id, None, None)], [t.item_id for t in i.items[1:]]),
+            "supersede 3 and rewrite 0 of 4",
+            id="most",
+        ),
+        pytest.param(
+            # Keeping every id but rewriting every text wipes the memory as surely.
+            lambda i: [
+                ItemDraft(t.item_id, None, f"rewritten entirely, number {n}") for n, t in enumerate(i.items)
+            ],
+            "rewrite 4 of 4",
+            id="rewrite-all",
+        ),
+        pytest.param(
+            lambda i: Retiring(
+                [
+                    ItemDraft(t.item_id, None, f"rewritten entirely, number {n}")
+                    for n, t in enumerate(i.items[:2])
+                ],
+                [i.items[3].item_id],
+            ),
+            "supersede 1 and rewrite 2 of 4",
+            id="retire-and-rewrite",
+        ),
         pytest.param(lambda i: [ItemDraft("ghost", None, None)], "not a live item", id="unknown-id"),
         pytest.param(
             lambda i: [ItemDraft(None, ItemKind.FACT, "x", ("no-such-topic",))], "not one of", id="topic"
@@ -163,11 +186,13 @@ async def test_a_degenerate_or_invalid_answer_is_refused_and_the_memory_is_untou
 async def test_superseding_half_of_the_items_is_allowed_and_a_lone_item_may_be_replaced() -> None:
     counts = iter([4, 2, 1])
 
-    def answer(distil_input: DistillInput) -> list[ItemDraft]:
+    def answer(distil_input: DistillInput) -> Retiring:
         topic = distil_input.topics[0]
         keep = next(counts)
         kept = [ItemDraft(item.item_id, None, None) for item in distil_input.items[:keep]]
-        return kept or [ItemDraft(None, ItemKind.FACT, f"fact {n}", (topic.topic_id,)) for n in range(4)]
+        retired = [item.item_id for item in distil_input.items[keep:]]
+        new = [ItemDraft(None, ItemKind.FACT, f"fact {n}", (topic.topic_id,)) for n in range(4)]
+        return Retiring(kept or new, retired)
 
     world = GroupWorld(distiller=ScriptedDistiller(answer))
     for start in (0, 10, 20):
@@ -181,6 +206,27 @@ async def test_superseding_half_of_the_items_is_allowed_and_a_lone_item_may_be_r
     )
     world.rewire()
     assert (await world.evolver.evolve("g1")).superseded == 1
+
+
+async def test_a_live_item_the_answer_leaves_out_without_naming_it_is_kept_unchanged() -> None:
+    def answer(distil_input: DistillInput) -> list[ItemDraft]:
+        topic = distil_input.topics[0]
+        if not distil_input.items:
+            return [ItemDraft(None, ItemKind.FACT, f"fact {n}", (topic.topic_id,)) for n in range(4)]
+        # A model that forgot to repeat three of the four items, and added one.
+        return [ItemDraft(distil_input.items[0].item_id, None, None), decision("ship", topic.topic_id, ())]
+
+    world = GroupWorld(distiller=ScriptedDistiller(answer))
+    await world.chat(messages(10))
+    await world.evolver.evolve("g1")
+    before = (await world.store.get_group_memory("g1")).items
+    await world.chat(messages(10, start=10))
+    outcome = await world.evolver.evolve("g1")
+    after = (await world.store.get_group_memory("g1")).items
+    assert (outcome.added, outcome.updated, outcome.superseded) == (1, 0, 0)
+    assert set(before) < set(after) and len(after) == 5
+    [revision, _] = await world.store.list_group_memory_revisions("g1", 10)
+    assert revision.diff["superseded"] == []
 
 
 async def test_a_busy_group_is_not_evolved_twice_at_once() -> None:
@@ -220,6 +266,9 @@ async def test_a_commit_on_a_stale_version_is_redone_on_the_fresh_memory() -> No
     outcome = await world.evolver.evolve("g1")
     assert (outcome.status, outcome.revision, calls) == (EvolutionStatus.EVOLVED, 2, 2)
     assert [i.text for i in (await world.store.get_group_memory("g1")).items] == ["answer 2"]
+    # The revision counts the tokens of both model calls, the one whose commit was stale too.
+    [revision, _] = await world.store.list_group_memory_revisions("g1", 10)
+    assert (revision.prompt_tokens, revision.completion_tokens) == (200, 20)
 
 
 async def test_an_evolution_that_lost_its_lease_does_not_commit() -> None:
@@ -246,7 +295,7 @@ async def test_an_evolution_that_lost_its_lease_does_not_commit() -> None:
     assert (await world.store.get_group_memory("g1")).version == 0
 
 
-async def test_the_distiller_reads_at_most_topic_limit_topics_active_ones_first() -> None:
+async def test_topics_beyond_topic_limit_in_one_revision_are_read_by_the_follow_up_evolution() -> None:
     from memory_domain.model import Topic, TopicRevision, TopicStatus
 
     world = GroupWorld()
@@ -264,6 +313,47 @@ async def test_the_distiller_reads_at_most_topic_limit_topics_active_ones_first(
     evolver = MemoryEvolver(
         world.store, world.leases, distiller, world.clock, world.ids, EvolverOptions(topic_limit=3)
     )
-    await evolver.evolve("g1")
-    assert [t.topic_id for t in distiller.calls[0].topics] == ["t3", "t0", "t2"]
+    first = await evolver.evolve("g1")
+    # The active ones first, then by id; the reader sees the active ones, then the newest.
+    assert [t.topic_id for t in distiller.calls[0].topics] == ["t3", "t0", "t1"]
+    assert first.more and (await world.store.get_group_memory("g1")).topic_version == 0
+    # A rollback in between keeps the place reached inside the revision.
+    await world.rollback.rollback("g1", 0)
+    second = await evolver.evolve("g1")
+    assert [t.topic_id for t in distiller.calls[1].topics] == ["t2"] and not second.more
     assert (await world.store.get_group_memory("g1")).topic_version == 1
+    assert (await evolver.evolve("g1")).status is EvolutionStatus.UNCHANGED
+
+
+async def test_topics_beyond_topic_limit_are_read_revision_by_revision_and_none_is_lost() -> None:
+    from memory_domain.model import Topic, TopicRevision
+
+    world = GroupWorld()
+    await world.world.record(messages(5))
+    at = world.clock.now()
+    # Revision 3 writes t0 again: it is read with revision 3, not 1.
+    writes = {1: ["t0", "t1"], 2: ["t2"], 3: ["t0", "t3"], 4: ["t4"]}
+    for number, topic_ids in writes.items():
+        message_id = f"m{number:04d}"
+        topics = [Topic(t, t, "summary", (message_id,), at, at) for t in topic_ids]
+        revision = TopicRevision("g1", number, at, (message_id,), "test", 0, 0, 0)
+        await world.world.store.commit_topic_update("g1", number - 1, topics, revision)
+    distiller = ScriptedDistiller()
+    evolver = MemoryEvolver(
+        world.store, world.leases, distiller, world.clock, world.ids, EvolverOptions(topic_limit=2)
+    )
+    outcomes = [await evolver.evolve("g1")]
+    while outcomes[-1].more:
+        outcomes.append(await evolver.evolve("g1"))
+    assert [sorted(t.topic_id for t in call.topics) for call in distiller.calls] == [
+        ["t1", "t2"],
+        ["t0", "t3"],
+        ["t4"],
+    ]
+    assert [[m.message_id for m in call.messages] for call in distiller.calls] == [
+        ["m0001", "m0002"],
+        ["m0003"],
+        ["m0004"],
+    ]
+    revisions = await world.store.list_group_memory_revisions("g1", 10)
+    assert [r.topic_version for r in revisions] == [4, 3, 2]

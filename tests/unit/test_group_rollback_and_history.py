@@ -115,3 +115,22 @@ async def test_show_holds_the_group_memory_and_its_last_error_until_a_later_succ
     failed = await queries.show("g1")
     assert failed.last_evolution_failure is not None and "no items" in failed.last_evolution_failure.error
     assert (await MemoryQueries(world.world.store).show("g1")).group_memory is None
+
+
+async def test_a_rollback_after_a_failed_evolution_does_not_hide_its_error() -> None:
+    world = await evolved_twice()
+    queries = MemoryQueries(world.world.store, world.store)
+    await world.chat(messages(10, start=20))
+    world.distiller = ScriptedDistiller(lambda i: [])
+    world.rewire()
+    with pytest.raises(Exception, match="no items"):
+        await world.evolver.evolve("g1")
+    world.clock.advance(timedelta(minutes=5))
+    await world.rollback.rollback("g1", 1)  # the evolution is still failing: the error stays
+    view = await queries.show("g1")
+    assert view.last_evolution_failure is not None and "no items" in view.last_evolution_failure.error
+    world.clock.advance(timedelta(minutes=5))
+    world.distiller = ScriptedDistiller()
+    world.rewire()
+    await world.evolver.evolve("g1")  # an evolution that works again clears it
+    assert (await queries.show("g1")).last_evolution_failure is None

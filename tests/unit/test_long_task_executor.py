@@ -290,22 +290,19 @@ async def test_a_step_returning_something_not_json_fails_the_task_at_once(
     assert failed.error is not None and expected in failed.error
 
 
-async def test_unknown_types_bad_payloads_and_permanent_errors_fail_without_retries(world: TaskWorld) -> None:
+async def test_bad_payloads_and_permanent_errors_fail_without_retries(world: TaskWorld) -> None:
     async def step(ctx: TaskStep[Empty]) -> Checkpoint | Completed:
         raise PermanentTaskError("the report was deleted")
 
     world.handler("t.permanent", step)
     permanent = await world.service.submit("t.permanent")
     base = await world.service.submit("test.count", {"steps": 1})
-    unknown = replace(base, id="unknown-1", task_type="gone.away", dedupe_key=None)
     bad_payload = replace(base, id="bad-1", payload={"steps": "many"}, dedupe_key=None)
-    for task in (unknown, bad_payload):
-        await world.repository.add(task)
+    await world.repository.add(bad_payload)
     await world.executor().poll(10)
-    errors = {t: (await world.task(t)).error for t in (permanent.id, unknown.id, bad_payload.id)}
-    assert [await world.status(t) for t in errors] == [TaskStatus.FAILED] * 3
+    errors = {t: (await world.task(t)).error for t in (permanent.id, bad_payload.id)}
+    assert [await world.status(t) for t in errors] == [TaskStatus.FAILED] * 2
     assert "the report was deleted" in str(errors[permanent.id])
-    assert "unknown task type 'gone.away'" in str(errors[unknown.id])
     assert "bad payload for task type 'test.count': steps:" in str(errors[bad_payload.id])
     assert (await world.status(base.id)) is TaskStatus.DONE
 

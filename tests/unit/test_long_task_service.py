@@ -6,7 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from long_tasks_domain.errors import IllegalTransition, InvalidPayload, TaskNotFound, UnknownTaskType
+from long_tasks_domain.errors import (
+    DedupeKeyConflict,
+    IllegalTransition,
+    InvalidPayload,
+    TaskNotFound,
+    UnknownTaskType,
+)
 from long_tasks_domain.executor import RunOutcome
 from long_tasks_domain.model import TaskStatus
 from long_tasks_domain.registry import Checkpoint, Completed, TaskStep
@@ -38,10 +44,27 @@ async def test_a_task_with_a_start_time_is_dispatched_for_then(world: TaskWorld)
 
 async def test_submitting_twice_with_one_dedupe_key_makes_one_task(world: TaskWorld) -> None:
     first = await world.service.submit("test.count", {"steps": 1}, dedupe_key="nightly-2026-11-02")
-    second = await world.service.submit("test.count", {"steps": 5}, dedupe_key="nightly-2026-11-02")
+    second = await world.service.submit("test.count", {"steps": 1}, dedupe_key="nightly-2026-11-02")
     other = await world.service.submit("test.count", {"steps": 1}, dedupe_key="nightly-2026-11-03")
     assert second == first and other.id != first.id
     assert len(world.repository.tasks) == 2 and len(world.dispatcher.take()) == 2
+
+
+async def test_a_dedupe_key_is_scoped_by_type_and_says_whether_the_task_is_new(world: TaskWorld) -> None:
+    first, created = await world.service.submit_or_get("test.count", {"steps": 1}, dedupe_key="nightly")
+    assert created
+    await world.service.cancel(first.id)
+    again, created = await world.service.submit_or_get("test.count", {"steps": 1}, dedupe_key="nightly")
+    assert not created and again.id == first.id and again.status is TaskStatus.CANCELLED
+    other, created = await world.service.submit_or_get(
+        "test.fail_once", {"marker": "m"}, dedupe_key="nightly"
+    )
+    assert created and other.id != first.id
+    with pytest.raises(
+        DedupeKeyConflict, match=f"taken by task {first.id} of type 'test.count' with a different"
+    ):
+        await world.service.submit("test.count", {"steps": 5, "log": "s3cret-path"}, dedupe_key="nightly")
+    assert len(world.repository.tasks) == 2
 
 
 async def test_what_can_be_known_at_submit_is_refused_there(world: TaskWorld) -> None:
@@ -58,6 +81,12 @@ async def test_what_can_be_known_at_submit_is_refused_there(world: TaskWorld) ->
         await world.service.submit("test.count", {"steps": 1}, run_at=START.replace(tzinfo=None))
     with pytest.raises(ValueError, match="dedupe key"):
         await world.service.submit("test.count", {"steps": 1}, dedupe_key="")
+    with pytest.raises(ValueError, match="a dedupe key cannot hold NUL"):
+        await world.service.submit("test.count", {"steps": 1}, dedupe_key="k\x00")
+    with pytest.raises(UnknownTaskType, match=r"'test\.count\\x00'"):
+        await world.service.submit("test.count\x00", {"steps": 1})
+    with pytest.raises(ValueError, match="bad task type"):
+        await world.service.list(task_type="test.count\x00")
     assert world.repository.tasks == {}
 
 

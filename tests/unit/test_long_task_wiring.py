@@ -10,7 +10,7 @@ from adapters.in_memory.long_tasks import InMemoryTaskRepository
 from adapters.system import ManualClock
 from entrypoints.long_task_jobs import task_run_long_task
 from entrypoints.long_task_wiring import build_task_registry, executor_options
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError, load_settings
 from entrypoints.unified_worker import build_worker_settings
 
 
@@ -36,6 +36,19 @@ def test_executor_options_follow_the_settings() -> None:
     )
     assert (options.lease_seconds, options.heartbeat, options.step_timeout_seconds) == (12, 4, 60)
     assert (options.backoff.base_seconds, options.backoff.max_seconds) == (2, 2)  # max below base: base
+
+
+def test_long_tasks_leave_job_slots_to_the_other_jobs_of_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert executor_options(Settings()).max_concurrent == 5  # WORKER_MAX_JOBS=10 by default
+    assert executor_options(Settings(WORKER_MAX_JOBS=3)).max_concurrent == 1
+    assert executor_options(Settings(WORKER_MAX_JOBS=1)).max_concurrent == 1
+    assert executor_options(Settings(WORKER_MAX_JOBS=20, LONG_TASK_CONCURRENCY=12)).max_concurrent == 12
+    monkeypatch.setenv("WORKER_MAX_JOBS", "8")
+    monkeypatch.setenv("LONG_TASK_CONCURRENCY", "8")
+    with pytest.raises(
+        SettingsError, match=r"LONG_TASK_CONCURRENCY \(8\) must be below WORKER_MAX_JOBS \(8\)"
+    ):
+        load_settings()
 
 
 def test_handlers_of_other_programs_are_imported_by_name() -> None:

@@ -86,6 +86,25 @@ async def test_a_query_brings_the_matching_entries_first_in_any_language() -> No
     assert restaurant.items[0].kind is ItemKind.OPEN_QUESTION
 
 
+async def test_an_entry_matching_more_query_terms_comes_first_however_old_and_thin() -> None:
+    def answer(distil_input: DistillInput) -> list[ItemDraft]:
+        topic, ids = distil_input.topics[0], [m.message_id for m in distil_input.messages]
+        if not distil_input.items:
+            return [ItemDraft(None, ItemKind.FACT, "数据库切换时", (topic.topic_id,), tuple(ids[:1]))]
+        kept = [ItemDraft(item.item_id, None, None) for item in distil_input.items]
+        return [*kept, ItemDraft(None, ItemKind.DECISION, "数据库切换", (topic.topic_id,), tuple(ids))]
+
+    world = GroupWorld(distiller=ScriptedDistiller(answer))
+    await world.chat([message(f"m{i}", content=f"migration step {i}", minutes=i) for i in range(10)])
+    await world.evolver.evolve("g1")
+    world.clock.advance(timedelta(days=60))
+    await world.chat([message(f"n{i}", content=f"step {i}", minutes=60 * 24 * 60 + i) for i in range(50)])
+    await world.evolver.evolve("g1")
+    # Eight query terms: the old, thin fact holds five, the fresh, well-supported decision three.
+    context = await world.context.context("g1", 5_000, query="数据库切换时间安排")
+    assert [item.text for item in context.items] == ["数据库切换时", "数据库切换"]
+
+
 async def test_a_small_budget_keeps_the_most_relevant_entries_and_cuts_the_last() -> None:
     world = await remembered_world()
     full = await world.context.context("g1", 5_000, query="hike")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,6 +119,17 @@ async def test_a_bare_confirmation_takes_its_decision_from_the_message_it_answer
     assert (decision.text, decision.message_ids) == ("周五晚上7点聚餐，地点在湘菜馆", ("d1", "d3"))
 
 
+@pytest.mark.parametrize("answered", ["@老张", "👍👍", "[图片]"])
+async def test_a_bare_confirmation_of_a_mention_a_sticker_or_an_image_decides_nothing(answered: str) -> None:
+    # Taking the empty text of "@老张" once made every answer invalid: the group's memory froze.
+    chat = [say("b1", "老李", answered, 0), say("b2", "老王", "定了！", 1, reply_to="b1")]
+    for order in (1, -1):
+        assert ItemKind.DECISION not in new_items(await distil(chat, order=order))
+    live = (remembered("i-d", ItemKind.DECISION, "周五晚上7点聚餐，地点在湘菜馆"),)
+    answer = await distil([say("b3", "老王", answered, 2), say("b4", "老张", "定了！", 3)], live)
+    assert ItemKind.DECISION not in new_items(answer) and "i-d" in {d.item_id for d in answer.items}
+
+
 async def test_a_sentence_that_says_a_decision_is_still_to_be_made_is_none() -> None:
     chat = [say("p1", "周婷", "Pricing 今天要定下来，还没决定用哪个方案", 0), say("p2", "A", "ok", 1)]
     assert ItemKind.DECISION not in new_items(await distil(chat))
@@ -133,6 +145,37 @@ async def test_a_revised_decision_supersedes_the_old_one_and_a_repeated_one_adds
     again = await distil([say("r3", "小赵", "那就这么定了，周六早上8点在西门集合", 0)], (old,))
     [kept] = [d for d in again.items if d.item_id == "i-old"]
     assert kept.message_ids == ("r3",) and ItemKind.DECISION not in new_items(again)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "old_topic"),
+    [
+        # Only the cue words and the topic are shared: a new decision, not a revision.
+        ("We decided to go with Postgres for the order service.",
+         "We decided to go with Redis for the session cache service.", "t1"),
+        # The same person's preference about something else, in another topic.
+        ("Alice: I prefer green tea in the afternoon meetings",
+         "I prefer Postgres for the order service database.", "t0"),
+        ("Alice: 我喜欢爬山", "我喜欢用 Postgres 做订单库", "t0"),
+    ],
+)  # fmt: skip
+async def test_a_statement_sharing_only_cue_words_or_its_author_supersedes_nothing(
+    old: str, new: str, old_topic: str
+) -> None:
+    kind = ItemKind.PREFERENCE if old.startswith("Alice") else ItemKind.DECISION
+    live = MemoryItem("i-old", kind, old, (old_topic,), ("x1",), T0 - timedelta(days=1), T0)
+    answer = await distil([say("s1", "Alice", new, 0)], (live,))
+    [added] = new_items(answer)[kind]
+    assert added.supersedes == () and "i-old" in {d.item_id for d in answer.items}
+
+
+async def test_a_revised_preference_of_the_same_topic_supersedes_the_old_one() -> None:
+    old = remembered("i-p", ItemKind.PREFERENCE, "Alice: I prefer green tea in the afternoon meetings")
+    answer = await distil(
+        [say("s2", "Alice", "I prefer black tea in the afternoon meetings now.", 0)], (old,)
+    )
+    [added] = new_items(answer)[ItemKind.PREFERENCE]
+    assert added.supersedes == ("i-p",)
 
 
 async def test_an_open_question_that_got_its_answer_is_superseded() -> None:
@@ -183,6 +226,9 @@ PHRASES = [
     "Who books the room?",
     "数据库迁移今晚执行",
     "the deploy went fine",
+    "@老张",
+    "👍👍",
+    "[图片]",
 ]
 
 

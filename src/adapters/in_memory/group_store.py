@@ -87,22 +87,32 @@ class InMemoryGroupMemoryStore:
         )
 
     async def topic_changes(
-        self, group_id: str, since_topic_version: int, message_limit: int
+        self,
+        group_id: str,
+        since_topic_version: int,
+        message_limit: int,
+        until_topic_version: int | None = None,
     ) -> TopicChanges:
+        until = self._topics.topic_version(group_id)
+        if until_topic_version is not None:
+            until = min(until, until_topic_version)
+        written = self._topics.topics_written_between(group_id, since_topic_version, until)
         return TopicChanges(
             group_id=group_id,
-            topic_version=self._topics.topic_version(group_id),
-            topics=tuple(self._topics.topics_written_after(group_id, since_topic_version)),
+            topic_version=until,
+            topics=tuple(topic for topic, _ in written),
             messages=tuple(
-                self._topics.messages_integrated_after(group_id, since_topic_version, message_limit)
+                self._topics.messages_integrated_between(group_id, since_topic_version, until, message_limit)
             ),
+            topic_revisions={topic.topic_id: revision for topic, revision in written},
         )
 
-    async def groups_to_evolve(self, limit: int) -> list[str]:
+    async def groups_to_evolve(self, limit: int, after: str | None = None) -> list[str]:
         changed = [
             group_id
             for group_id, version in self._topics.topic_versions().items()
             if version > (self._groups[group_id].topic_version if group_id in self._groups else 0)
+            and (after is None or group_id > after)
         ]
         return sorted(changed)[: max(0, limit)]
 

@@ -6,13 +6,20 @@ without awaiting in between, so under asyncio it is atomic, as a transaction is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from long_tasks_domain import transitions
 from long_tasks_domain.errors import TaskNotFound
-from long_tasks_domain.model import CheckpointRecord, LongTask, Settlement, TaskQuery, TaskStatus
+from long_tasks_domain.model import (
+    CheckpointRecord,
+    LongTask,
+    Settlement,
+    TaskQuery,
+    TaskStatus,
+    check_storable,
+)
 from long_tasks_domain.state_machine import can_transition
 
 
@@ -28,9 +35,10 @@ class InMemoryTaskRepository:
         self.history: list[tuple[str, TaskStatus, TaskStatus]] = []
 
     async def add(self, task: LongTask) -> tuple[LongTask, bool]:
+        check_storable(task)
         if task.dedupe_key is not None:
             for existing in self.tasks.values():
-                if existing.dedupe_key == task.dedupe_key:
+                if (existing.task_type, existing.dedupe_key) == (task.task_type, task.dedupe_key):
                     return existing, False
         if task.id in self.tasks:
             raise ValueError(f"task id {task.id!r} is taken")
@@ -63,19 +71,22 @@ class InMemoryTaskRepository:
         limit: int,
         task_id: str | None = None,
         expired_only: bool = False,
+        task_types: Collection[str] | None = None,
     ) -> list[LongTask]:
         wanted = transitions.lease_expired if expired_only else transitions.is_due
         due = [
             task
             for task in self.tasks.values()
-            if (task_id is None or task.id == task_id) and wanted(task, now)
+            if (task_id is None or task.id == task_id)
+            and (task_types is None or task.task_type in task_types)
+            and wanted(task, now)
         ]
         due.sort(key=lambda task: (task.run_at, task.created_at, task.id))
         return [
             self._put(transitions.claimed(task, now, lease_until, token), claim=True) for task in due[:limit]
         ]
 
-    async def renew(self, task_id: str, token: str, lease_until: datetime) -> bool:
+    async def renew(self, task_id: str, token: str, now: datetime, lease_until: datetime) -> bool:
         task = self.tasks.get(task_id)
         if task is None or task.lease_token != token:
             return False

@@ -181,23 +181,34 @@ class InMemoryMemoryStore:
     def topic_versions(self) -> dict[str, int]:
         return {group_id: group.version for group_id, group in self._groups.items() if group.version}
 
-    def topics_written_after(self, group_id: str, version: int) -> list[Topic]:
-        """Topics (active or archived) written by a revision after ``version``, newest first."""
+    def topics_written_between(self, group_id: str, after: int, until: int) -> list[tuple[Topic, int]]:
+        """Topics (active or archived) last written by a revision in (after, until], newest first.
+
+        Each with the revision that wrote it last.
+        """
         group = self._groups.get(group_id)
         if group is None:
             return []
-        changed = [group.topics[t] for t, written in group.topic_revisions.items() if written > version]
-        changed.sort(key=lambda topic: topic.topic_id)
-        changed.sort(key=lambda topic: topic.updated_at, reverse=True)
+        changed = [
+            (group.topics[t], written)
+            for t, written in group.topic_revisions.items()
+            if after < written <= until
+        ]
+        changed.sort(key=lambda pair: pair[0].topic_id)
+        changed.sort(key=lambda pair: pair[0].updated_at, reverse=True)
         return changed
 
-    def messages_integrated_after(self, group_id: str, version: int, limit: int) -> list[ChatMessage]:
-        """The latest ``limit`` messages integrated by a revision after ``version``, oldest first."""
+    def messages_integrated_between(
+        self, group_id: str, after: int, until: int, limit: int
+    ) -> list[ChatMessage]:
+        """The latest ``limit`` messages integrated by a revision in (after, until], oldest first."""
         group = self._groups.get(group_id)
         if group is None or limit <= 0:
             return []
         integrated = [
-            s.message for s in group.messages.values() if s.revision is not None and s.revision > version
+            s.message
+            for s in group.messages.values()
+            if s.revision is not None and after < s.revision <= until
         ]
         return sorted(integrated, key=_message_order)[-limit:]
 

@@ -19,6 +19,7 @@ from adapters.llm.offline_cues import (
     questions_of,
     statement_of,
     substantial,
+    without_cues,
 )
 from adapters.llm.text import clip, features, split_sentences
 from memory_domain.evolution_rules import MAX_ITEM_TEXT
@@ -42,11 +43,25 @@ class Candidate:
     order: tuple[datetime, str]
     author: str | None = None
     vector: dict[str, float] = field(default_factory=dict)
+    gist: dict[str, float] = field(default_factory=dict)
     supersedes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.text = clip(" ".join(self.text.split()), MAX_ITEM_TEXT)
+        self.restate(self.text, self.message_ids)
+
+    def restate(self, text: str, message_ids: list[str]) -> None:
+        """Take ``text`` as what this candidate says (a later statement of the same thing)."""
+        self.text = clip(" ".join(text.split()), MAX_ITEM_TEXT)
         self.vector = features(self.text).counts
+        self.gist = gist_of(self.text, self.author)
+        self.message_ids = list(dict.fromkeys(message_ids))
+
+
+def gist_of(text: str, author: str | None) -> dict[str, float]:
+    """The terms of what a statement says, without who said it and without its cue words."""
+    if author is not None and text.startswith(f"{author}: "):
+        text = text[len(author) + 2 :]
+    return features(without_cues(text)).counts
 
 
 def cosine(first: dict[str, float], second: dict[str, float]) -> float:
@@ -89,6 +104,9 @@ def stated(messages: list[ChatMessage], topic_of: dict[str, str]) -> Iterable[Ca
                 if cue.kind is ItemKind.PREFERENCE or source is None or source is message:
                     continue
                 text = statement_of(source, STATEMENT_CHARS)
+                if not substantial(text):
+                    # It answers a bare mention, a sticker or an image: there is nothing to keep.
+                    continue
                 ids.insert(0, source.message_id)
             author = author_of(message) if cue.kind is ItemKind.PREFERENCE else None
             if author is not None:

@@ -137,6 +137,22 @@ def statement_of(message: ChatMessage, limit: int) -> str:
     return " ".join(stated)[:limit]
 
 
+_ALL_PHRASES = tuple(sorted({*_DECISION_ZH, *_CONSENSUS_ZH, *_PREFERENCE_ZH}, key=len, reverse=True))
+
+
+def without_cues(text: str) -> str:
+    """The text with every decision, consensus and preference cue taken out.
+
+    Two statements that share only their cues ("we decided to go with ...") say different
+    things; comparing what is left tells a revision from an unrelated statement.
+    """
+    for phrase in _ALL_PHRASES:
+        text = text.replace(phrase, " ")
+    for pattern in (_DECISION_EN, _CONSENSUS_EN, _PREFERENCE_EN):
+        text = pattern.sub(" ", text)
+    return text
+
+
 def cue_word(cue: Cue) -> str:
     """The cue phrase the sentence holds (for telling a bare "定了" from a real decision)."""
     tables = {

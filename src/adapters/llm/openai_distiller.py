@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.llm.distill_budget import DEFAULT_MAX_PROMPT_CHARS
 from adapters.llm.distill_prompt import (
     DEFAULT_MAX_CHARS_PER_MESSAGE,
     build_prompt,
@@ -19,8 +20,10 @@ class OpenAIMemoryDistiller:
 
     The same transport as the topic model (:class:`~adapters.llm.openai_chat.OpenAIChat`):
     per-request timeouts, retries with jittered backoff on timeouts, 408/409/429/5xx and
-    unusable answers, immediate failure on other HTTP errors, the key never shown. An answer
-    that breaks the evolution rules raises :class:`InvalidDistillation` after the last attempt.
+    unusable answers, immediate failure on other HTTP errors, the key never shown. The prompt
+    stays within ``max_prompt_chars`` characters, so no group's data outgrows a model's context.
+    An answer that breaks the evolution rules raises :class:`InvalidDistillation` after the last
+    attempt.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class OpenAIMemoryDistiller:
         temperature: float | None = None,
         json_mode: bool = True,
         max_chars_per_message: int = DEFAULT_MAX_CHARS_PER_MESSAGE,
+        max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS,
     ) -> None:
         self._chat = OpenAIChat(
             base_url,
@@ -48,9 +52,13 @@ class OpenAIMemoryDistiller:
             temperature=temperature,
             json_mode=json_mode,
             owner="OpenAIMemoryDistiller",
-            extra_problems=["max_chars_per_message must be at least 1"] if max_chars_per_message < 1 else [],
+            extra_problems=[
+                *(["max_chars_per_message must be at least 1"] if max_chars_per_message < 1 else []),
+                *(["max_prompt_chars must be at least 10000"] if max_prompt_chars < 10_000 else []),
+            ],
         )
         self._max_chars = max_chars_per_message
+        self._max_prompt_chars = max_prompt_chars
 
     @property
     def name(self) -> str:
@@ -64,7 +72,7 @@ class OpenAIMemoryDistiller:
         await self._chat.aclose()
 
     async def distil(self, distil_input: DistillInput) -> Distillation:
-        prompt = build_prompt(distil_input, self._max_chars)
+        prompt = build_prompt(distil_input, self._max_chars, self._max_prompt_chars)
 
         def read(content: str, usage: ModelUsage) -> Distillation:
             answer = to_distillation(parse_answer(content), distil_input, usage)

@@ -105,33 +105,40 @@ class SqlGroupMemoryStore:
         )
 
     async def topic_changes(
-        self, group_id: str, since_topic_version: int, message_limit: int
+        self,
+        group_id: str,
+        since_topic_version: int,
+        message_limit: int,
+        until_topic_version: int | None = None,
     ) -> TopicChanges:
         version_statement = sa.select(topic_memories.c.version).where(topic_memories.c.group_id == group_id)
-        topics_statement = (
-            sa.select(topics)
-            .where(topics.c.group_id == group_id, topics.c.revision > since_topic_version)
-            .order_by(topics.c.updated_at.desc(), topics.c.topic_id)
-        )
-        messages_statement = (
-            sa.select(chat_messages)
-            .where(chat_messages.c.group_id == group_id, chat_messages.c.revision > since_topic_version)
-            .order_by(chat_messages.c.sent_at.desc(), chat_messages.c.message_id.desc())
-            .limit(max(0, message_limit))
-        )
         with storage_errors(self._engine.url, "read the changed topics"):
             async with self._engine.connect() as connection:
-                version = await connection.scalar(version_statement)
-                topic_rows = (await connection.execute(topics_statement)).all()
-                message_rows = (await connection.execute(messages_statement)).all()
+                # Each statement sees its own snapshot: bounding both reads by the version read
+                # first leaves an update that commits in between whole for the next evolution.
+                until = await connection.scalar(version_statement) or 0
+                if until_topic_version is not None:
+                    until = min(until, until_topic_version)
+                topic_rows = (
+                    await connection.execute(_changed_topics(group_id, since_topic_version, until))
+                ).all()
+                message_rows = (
+                    await connection.execute(
+                        _new_messages(group_id, since_topic_version, until, message_limit)
+                    )
+                ).all()
         return TopicChanges(
             group_id=group_id,
-            topic_version=version or 0,
+            topic_version=until,
             topics=tuple(topic_from_row(row) for row in topic_rows),
             messages=tuple(message_from_row(row) for row in reversed(message_rows)),
+            topic_revisions={row.topic_id: row.revision for row in topic_rows},
         )
 
-    async def groups_to_evolve(self, limit: int) -> list[str]:
+    async def groups_to_evolve(self, limit: int, after: str | None = None) -> list[str]:
+        conditions = [topic_memories.c.version > sa.func.coalesce(group_memories.c.topic_version, 0)]
+        if after is not None:
+            conditions.append(topic_memories.c.group_id > after)
         statement = (
             sa.select(topic_memories.c.group_id)
             .select_from(
@@ -139,7 +146,7 @@ class SqlGroupMemoryStore:
                     group_memories, group_memories.c.group_id == topic_memories.c.group_id
                 )
             )
-            .where(topic_memories.c.version > sa.func.coalesce(group_memories.c.topic_version, 0))
+            .where(*conditions)
             .order_by(topic_memories.c.group_id)
             .limit(max(0, limit))
         )
@@ -241,3 +248,24 @@ class SqlGroupMemoryStore:
                 f"group {group_id!r}: the group memory is at version {current or 0}, "
                 f"not the expected {expected_version}"
             )
+
+
+def _changed_topics(group_id: str, after: int, until: int) -> sa.Select[Any]:
+    return (
+        sa.select(topics)
+        .where(topics.c.group_id == group_id, topics.c.revision > after, topics.c.revision <= until)
+        .order_by(topics.c.updated_at.desc(), topics.c.topic_id)
+    )
+
+
+def _new_messages(group_id: str, after: int, until: int, limit: int) -> sa.Select[Any]:
+    return (
+        sa.select(chat_messages)
+        .where(
+            chat_messages.c.group_id == group_id,
+            chat_messages.c.revision > after,
+            chat_messages.c.revision <= until,
+        )
+        .order_by(chat_messages.c.sent_at.desc(), chat_messages.c.message_id.desc())
+        .limit(max(0, limit))
+    )

@@ -5,11 +5,15 @@ token, for the holder's writes), then applies the domain's transition function t
 it was and writes the result. Starting with a write matters on SQLite too: a transaction that
 read first could not upgrade to a write once another connection had written. Claims pick rows
 with ``FOR UPDATE SKIP LOCKED`` (ignored by SQLite, which serialises writers anyway).
+
+On PostgreSQL, leases are measured with the database's clock (``now()``): every worker's lease
+ends when the database says so, whatever the worker's own clock says. Due times (``run_at``)
+are compared with the caller's clock, as the in-memory adapter does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -18,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.postgres import long_task_statements as statements
 from adapters.postgres.engine import storage_errors
 from adapters.postgres.long_task_rows import (
     checkpoint_from_row,
@@ -27,31 +32,46 @@ from adapters.postgres.long_task_rows import (
     task_row,
 )
 from adapters.postgres.long_task_tables import long_task_checkpoints, long_tasks
+from adapters.postgres.tables import UtcDateTime
 from long_tasks_domain import transitions
 from long_tasks_domain.errors import TaskNotFound, TaskStorageUnavailable
-from long_tasks_domain.model import CheckpointRecord, LongTask, Settlement, TaskQuery, TaskStatus
+from long_tasks_domain.model import (
+    CheckpointRecord,
+    LongTask,
+    Settlement,
+    TaskQuery,
+    TaskStatus,
+    check_storable,
+)
 from memory_domain.errors import StorageUnavailable
 
 _T = long_tasks.c
-_WAITING = [TaskStatus.PENDING.value, TaskStatus.COMMIT.value]
+
+# The database's clock, passed to a change: None when leases use the caller's clock.
+Change = Callable[[LongTask, datetime | None], LongTask]
 
 
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    """SQL for ``transitions.is_due``."""
-    lease_dead = sa.or_(_T.lease_expires_at.is_(None), _T.lease_expires_at <= now)
-    return sa.or_(
-        sa.and_(_T.status.in_(_WAITING), _T.run_at <= now, lease_dead),
-        sa.and_(_T.status == TaskStatus.RUNNING.value, lease_dead),
-    )
+def _shifted(moment: datetime, now: datetime, database_now: datetime | None) -> datetime:
+    """``moment`` (a caller's time) on the database's clock, when leases use that."""
+    return moment if database_now is None else database_now + (moment - now)
 
 
 class SqlTaskRepository:
-    """Long tasks in SQL through one async engine; driver errors become TaskStorageUnavailable."""
+    """Long tasks in SQL through one async engine; driver errors become TaskStorageUnavailable.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    ``database_clock``: measure leases with the database's clock (the default on PostgreSQL).
+    Off, they use the callers' clocks: on SQLite, and in tests that move time by hand.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, database_clock: bool | None = None) -> None:
         self._engine = engine
+        postgres = engine.dialect.name == "postgresql"
+        self._database_clock = postgres if database_clock is None else database_clock
+        if self._database_clock and not postgres:
+            raise ValueError("only PostgreSQL offers its clock for leases")
 
     async def add(self, task: LongTask) -> tuple[LongTask, bool]:
+        check_storable(task)
         with self._errors("submit a task"):
             try:
                 async with self._engine.begin() as connection:
@@ -61,7 +81,8 @@ class SqlTaskRepository:
                 if task.dedupe_key is None:
                     raise
             existing = await self._fetch_one(
-                sa.select(long_tasks).where(_T.dedupe_key == task.dedupe_key), "read a task"
+                sa.select(long_tasks).where(_T.task_type == task.task_type, _T.dedupe_key == task.dedupe_key),
+                "read a task",
             )
         if existing is None:  # the holder of the key was deleted in between: try once more
             return await self.add(task)
@@ -103,40 +124,24 @@ class SqlTaskRepository:
         limit: int,
         task_id: str | None = None,
         expired_only: bool = False,
+        task_types: Collection[str] | None = None,
     ) -> list[LongTask]:
         if limit <= 0:
             return []
-        candidates = sa.select(_T.id).where(_due(now))
-        if task_id is not None:
-            candidates = candidates.where(_T.id == task_id)
-        if expired_only:
-            candidates = candidates.where(_T.lease_expires_at <= now)
-        candidates = (
-            candidates.order_by(_T.run_at, _T.created_at, _T.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        # A CTE, not a plain subquery: PostgreSQL may scan an IN subquery again per row, and a
-        # rescan skips the rows this very statement just locked and takes more than ``limit``.
-        # A CTE with FOR UPDATE is never inlined, so it runs once.
-        picked = candidates.cte("picked")
-        # Marking the rows with the token locks them; the status is still the old one, which
-        # the transition function needs (a takeover counts the dead try).
-        mark = (
-            sa.update(long_tasks)
-            .where(_T.id.in_(sa.select(picked.c.id)), _due(now))
-            .values(lease_token=token, lease_expires_at=lease_until)
-            .returning(long_tasks)
-        )
+        lease_now, new_lease = self._lease_clock(now, lease_until)
+        mark = statements.claim(now, lease_now, new_lease, token, limit, task_id, expired_only, task_types)
         with self._errors("claim tasks"):
             async with self._engine.begin() as connection:
                 rows = (await connection.execute(mark)).all()
-                claimed = [transitions.claimed(task_from_row(row), now, lease_until, token) for row in rows]
+                claimed = [
+                    transitions.claimed(task_from_row(row), now, row.lease_expires_at, token) for row in rows
+                ]
                 for task in claimed:
                     await self._write(connection, task)
         return sorted(claimed, key=lambda task: (task.run_at, task.created_at, task.id))
 
-    async def renew(self, task_id: str, token: str, lease_until: datetime) -> bool:
+    async def renew(self, task_id: str, token: str, now: datetime, lease_until: datetime) -> bool:
+        _, new_lease = self._lease_clock(now, lease_until)
         statement = (
             sa.update(long_tasks)
             .where(
@@ -144,7 +149,7 @@ class SqlTaskRepository:
                 _T.lease_token == token,
                 _T.status.in_([TaskStatus.RUNNING.value, TaskStatus.COMMIT.value]),
             )
-            .values(lease_expires_at=lease_until)
+            .values(lease_expires_at=new_lease)
             .returning(_T.id)
         )
         with self._errors("renew a lease"):
@@ -153,7 +158,10 @@ class SqlTaskRepository:
 
     async def start_step(self, task_id: str, token: str, now: datetime, lease_until: datetime) -> LongTask:
         return await self._change_held(
-            task_id, token, lambda task: transitions.step_started(task, now, lease_until), "start a step"
+            task_id,
+            token,
+            lambda task, db_now: transitions.step_started(task, now, _shifted(lease_until, now, db_now)),
+            "start a step",
         )
 
     async def record_progress(
@@ -162,7 +170,7 @@ class SqlTaskRepository:
         await self._change_held(
             task_id,
             token,
-            lambda task: transitions.with_progress(task, progress, message, now),
+            lambda task, _: transitions.with_progress(task, progress, message, now),
             "record progress",
         )
 
@@ -171,19 +179,19 @@ class SqlTaskRepository:
         return await self._change_held(
             task_id,
             token,
-            lambda task: transitions.settled(task, settlement),
+            lambda task, _: transitions.settled(task, settlement),
             "commit a step",
             checkpoint_row(checkpoint) if checkpoint is not None else None,
         )
 
     async def request_cancel(self, task_id: str, now: datetime) -> LongTask:
         return await self._change(
-            task_id, lambda task: transitions.cancel_requested(task, now), "cancel a task"
+            task_id, lambda task, db_now: transitions.cancel_requested(task, now, db_now), "cancel a task"
         )
 
     async def reset_failed(self, task_id: str, now: datetime) -> LongTask:
         return await self._change(
-            task_id, lambda task: transitions.reset_for_retry(task, now), "retry a task"
+            task_id, lambda task, _: transitions.reset_for_retry(task, now), "retry a task"
         )
 
     async def delete_finished(
@@ -191,22 +199,8 @@ class SqlTaskRepository:
     ) -> int:
         if limit <= 0 or not statuses:
             return 0
-        victims = (
-            sa.select(_T.id)
-            .where(_T.status.in_([status.value for status in statuses]), _T.finished_at < finished_before)
-            .order_by(_T.finished_at, _T.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        # A no-op write locks the victims and returns them: the checkpoints go first (the
-        # foreign key), then the tasks, the very same ones.
-        picked = victims.cte("picked")
-        lock = (
-            sa.update(long_tasks)
-            .where(_T.id.in_(sa.select(picked.c.id)))
-            .values(updated_at=_T.updated_at)
-            .returning(_T.id)
-        )
+        # The checkpoints go first (the foreign key), then the tasks, the very same ones.
+        lock = statements.lock_finished(statuses, finished_before, limit)
         with self._errors("delete finished tasks"):
             async with self._engine.begin() as connection:
                 deleted = [row.id for row in await connection.execute(lock)]
@@ -223,35 +217,56 @@ class SqlTaskRepository:
         self,
         task_id: str,
         token: str,
-        change: Callable[[LongTask], LongTask],
+        change: Change,
         action: str,
         checkpoint: dict[str, Any] | None = None,
     ) -> LongTask:
-        lock = sa.update(long_tasks).where(_T.id == task_id, _T.lease_token == token)
+        lock = (
+            sa.update(long_tasks)
+            .where(_T.id == task_id, _T.lease_token == token)
+            .values(lease_token=token)
+            .returning(*self._with_database_now())
+        )
         with self._errors(action):
             async with self._engine.begin() as connection:
-                row = (await connection.execute(lock.values(lease_token=token).returning(long_tasks))).first()
-                task = change(transitions.held(task_from_row(row) if row else None, task_id, token))
+                row = (await connection.execute(lock)).first()
+                held = transitions.held(task_from_row(row) if row else None, task_id, token)
+                task = change(held, self._database_now(row))
                 if checkpoint is not None:
                     await connection.execute(sa.insert(long_task_checkpoints).values(checkpoint))
                 await self._write(connection, task)
         return task
 
-    async def _change(self, task_id: str, change: Callable[[LongTask], LongTask], action: str) -> LongTask:
+    async def _change(self, task_id: str, change: Change, action: str) -> LongTask:
         lock = (
             sa.update(long_tasks)
             .where(_T.id == task_id)
             .values(updated_at=_T.updated_at)
-            .returning(long_tasks)
+            .returning(*self._with_database_now())
         )
         with self._errors(action):
             async with self._engine.begin() as connection:
                 row = (await connection.execute(lock)).first()
                 if row is None:
                     raise TaskNotFound(f"no task {task_id!r}")
-                task = change(task_from_row(row))
+                task = change(task_from_row(row), self._database_now(row))
                 await self._write(connection, task)
         return task
+
+    def _lease_clock(self, now: datetime, lease_until: datetime) -> tuple[statements.When, statements.When]:
+        """The time leases are compared with, and the end of a new lease, in a statement."""
+        if not self._database_clock:
+            return now, lease_until
+        database_now = sa.func.now(type_=UtcDateTime())
+        return database_now, database_now + sa.literal(lease_until - now, sa.Interval())
+
+    def _with_database_now(self) -> list[sa.ColumnElement[Any] | sa.Table]:
+        if not self._database_clock:
+            return [long_tasks]
+        return [long_tasks, sa.func.now(type_=UtcDateTime()).label("database_now")]
+
+    def _database_now(self, row: sa.Row[Any] | None) -> datetime | None:
+        return row.database_now if row is not None and self._database_clock else None
 
     @staticmethod
     async def _write(connection: AsyncConnection, task: LongTask) -> None:

@@ -24,7 +24,8 @@ long_tasks = sa.Table(
     sa.Column("error_traceback", sa.Text(), nullable=True),
     sa.Column("retry_count", sa.Integer(), nullable=False),
     sa.Column("max_retries", sa.Integer(), nullable=False),
-    sa.Column("dedupe_key", sa.String(200), nullable=True, unique=True),
+    # Unique per task type (the constraint below): one key may name a task of each type.
+    sa.Column("dedupe_key", sa.String(200), nullable=True),
     sa.Column("cancel_requested", sa.Boolean(), nullable=False),
     # When the task is next due: its start time, or the end of a retry's backoff.
     sa.Column("run_at", UtcDateTime(), nullable=False),
@@ -35,6 +36,7 @@ long_tasks = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("started_at", UtcDateTime(), nullable=True),
     sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("task_type", "dedupe_key"),
     sa.Index("ix_long_tasks_status_run_at", "status", "run_at"),
     sa.Index("ix_long_tasks_status_created_at", "status", "created_at"),
     sa.Index("ix_long_tasks_task_type_created_at", "task_type", "created_at"),

@@ -88,15 +88,7 @@ async def open_topic_model(settings: Settings) -> AsyncIterator[TopicModel]:
     # would pay for although most never talk to a model.
     from adapters.llm.openai_model import OpenAITopicModel
 
-    assert settings.llm_base_url is not None and settings.llm_model is not None
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    model = OpenAITopicModel(
-        base_url=settings.llm_base_url,
-        api_key=api_key,
-        model=settings.llm_model,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_attempts=settings.llm_max_attempts,
-    )
+    model = OpenAITopicModel(**settings.llm_options())
     try:
         yield model
     finally:

@@ -22,15 +22,7 @@ async def open_distiller(settings: Settings) -> AsyncIterator[MemoryDistiller]:
     # Imported here, as in the container: the openai SDK is slow to import.
     from adapters.llm.openai_distiller import OpenAIMemoryDistiller
 
-    assert settings.llm_base_url is not None and settings.llm_model is not None
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    distiller = OpenAIMemoryDistiller(
-        base_url=settings.llm_base_url,
-        api_key=api_key,
-        model=settings.llm_model,
-        timeout_seconds=settings.llm_timeout_seconds,
-        max_attempts=settings.llm_max_attempts,
-    )
+    distiller = OpenAIMemoryDistiller(**settings.llm_options())
     try:
         yield distiller
     finally:

@@ -7,7 +7,7 @@ Bad values stop the worker at start with one message that names every bad variab
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -228,6 +228,18 @@ class Settings(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return bool(self.llm_base_url)
+
+    def llm_options(self) -> dict[str, Any]:
+        """The keyword arguments of the OpenAI-compatible adapters (the key included: never log them)."""
+        if not self.llm_base_url or not self.llm_model:
+            raise SettingsError("LLM_BASE_URL and LLM_MODEL are needed for an OpenAI-compatible model")
+        return {
+            "base_url": self.llm_base_url,
+            "api_key": self.llm_api_key.get_secret_value() if self.llm_api_key else "not-needed",
+            "model": self.llm_model,
+            "timeout_seconds": self.llm_timeout_seconds,
+            "max_attempts": self.llm_max_attempts,
+        }
 
 
 def load_settings() -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.memory_store_checks import require_aware
+from adapters.memory_store_checks import check_revision_number, require_aware
 from memory_domain.group_model import GroupMemoryRevision, MemoryItem
 
 
@@ -17,15 +17,7 @@ def check_group_memory_commit(
     version must not be negative, item ids must not repeat, and every timestamp must be
     timezone-aware.
     """
-    if revision.group_id != group_id:
-        raise ValueError(
-            f"a revision of group {revision.group_id!r} cannot be committed to group {group_id!r}"
-        )
-    if expected_version < 0 or revision.revision != expected_version + 1:
-        raise ValueError(
-            f"revision {revision.revision} cannot follow version {expected_version}: "
-            f"it must be {expected_version + 1}"
-        )
+    check_revision_number(group_id, expected_version, revision.group_id, revision.revision)
     if revision.topic_version < 0:
         raise ValueError("the revision's topic version must not be negative")
     item_ids = [item.item_id for item in items]

@@ -18,6 +18,17 @@ def require_aware(value: datetime, what: str) -> None:
         raise ValueError(f"{what} must be a timezone-aware datetime")
 
 
+def check_revision_number(group_id: str, expected_version: int, revision_group: str, number: int) -> None:
+    """Raise ``ValueError`` unless a revision of ``revision_group`` numbered ``number`` may follow
+    version ``expected_version`` of ``group_id``: the same group, and exactly the next number."""
+    if revision_group != group_id:
+        raise ValueError(f"a revision of group {revision_group!r} cannot be committed to group {group_id!r}")
+    if expected_version < 0 or number != expected_version + 1:
+        raise ValueError(
+            f"revision {number} cannot follow version {expected_version}: it must be {expected_version + 1}"
+        )
+
+
 def check_topic_update(
     group_id: str, expected_version: int, topics: Sequence[Topic], revision: TopicRevision
 ) -> None:
@@ -27,15 +38,7 @@ def check_topic_update(
     version of the memory is the revision number), topic ids must not repeat, and every
     timestamp must be timezone-aware.
     """
-    if revision.group_id != group_id:
-        raise ValueError(
-            f"a revision of group {revision.group_id!r} cannot be committed to group {group_id!r}"
-        )
-    if expected_version < 0 or revision.revision != expected_version + 1:
-        raise ValueError(
-            f"revision {revision.revision} cannot follow version {expected_version}: "
-            f"it must be {expected_version + 1}"
-        )
+    check_revision_number(group_id, expected_version, revision.group_id, revision.revision)
     topic_ids = [topic.topic_id for topic in topics]
     if len(set(topic_ids)) != len(topic_ids):
         raise ValueError(f"group {group_id!r}: a topic id appears more than once in the update")

@@ -13,7 +13,7 @@ from dependency_injector import providers
 from adapters.postgres.consensus_slots import SqlConsensusSlots
 from adapters.postgres.group_memory_tables import consensus_slots
 from adapters.redis.arq_queue import ArqEvolutionQueue
-from entrypoints.container import Container, build_container, close_container, open_container, resolve
+from entrypoints.container import Container, resolve
 from entrypoints.demo import run_worker_until_idle
 from entrypoints.settings import Settings
 from memory_domain.consensus import ConsensusSchedule, ConsensusScheduler
@@ -24,9 +24,9 @@ from memory_domain.memory_context import MemoryContextReader
 from memory_domain.model import ChatMessage, Role
 from memory_domain.recording import MessageRecorder
 from memory_domain.topic_memory import TopicUpdater
-from tests.support.databases import fresh_postgres_database
 from tests.support.processes import ai_worker, service_env
-from tests.support.redis_space import empty_redis, redis_test_url
+from tests.support.redis_space import redis_test_url
+from tests.support.services import live_services
 
 pytestmark = pytest.mark.integration
 
@@ -74,16 +74,8 @@ def chat(group_id: str, lines: list[tuple[str, str]], start: int = 0) -> list[Ch
 
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[Settings, Container]]:
-    async with fresh_postgres_database() as database_url, empty_redis():
-        settings = Settings(
-            DATABASE_URL=database_url, REDIS_URL=redis_test_url(), L2_QUEUE_TRIGGER_THRESHOLD=10
-        )
-        container = build_container(settings)
-        await open_container(container)
-        try:
-            yield settings, container
-        finally:
-            await close_container(container)
+    async with live_services(L2_QUEUE_TRIGGER_THRESHOLD=10) as (settings, container, _):
+        yield settings, container
 
 
 async def complete_slot(container: Container, slot: datetime) -> None:

@@ -19,6 +19,7 @@ from long_tasks_domain.model import TaskStatus
 from long_tasks_domain.service import TaskService
 from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 from tests.support.redis_space import empty_redis, redis_test_url
+from tests.support.services import live_services
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +28,8 @@ HANDLERS = "tests.support.long_task_handlers"
 
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[Settings, Container]]:
-    async with fresh_postgres_database() as database_url, empty_redis():
-        settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_test_url(), LONG_TASK_IMPORTS=HANDLERS)
-        container = build_container(settings)
-        await open_container(container)
-        try:
-            yield settings, container
-        finally:
-            await close_container(container)
+    async with live_services(LONG_TASK_IMPORTS=HANDLERS) as (settings, container, _):
+        yield settings, container
 
 
 async def test_submitted_tasks_run_to_the_end_through_the_worker(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from entrypoints.container import Container, build_container, close_container, open_container, resolve
+from entrypoints.container import Container, resolve
 from entrypoints.demo import run_worker_until_idle
 from entrypoints.settings import Settings
 from long_tasks_domain.errors import InvalidPayload
@@ -15,22 +15,15 @@ from long_tasks_domain.service import TaskService
 from memory_domain.queries import MemoryQueries
 from memory_domain.recording import MessageRecorder
 from tests.integration.test_worker_pipeline import chat
-from tests.support.databases import fresh_postgres_database
-from tests.support.redis_space import empty_redis, redis_test_url
+from tests.support.services import live_services
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[Settings, Container]]:
-    async with fresh_postgres_database() as database_url, empty_redis():
-        settings = Settings(DATABASE_URL=database_url, REDIS_URL=redis_test_url(), L2_QUEUE_MAX_LEN=20)
-        container = build_container(settings)
-        await open_container(container)
-        try:
-            yield settings, container
-        finally:
-            await close_container(container)
+    async with live_services(L2_QUEUE_MAX_LEN=20) as (settings, container, _):
+        yield settings, container
 
 
 async def test_a_group_is_rebuilt_from_its_history_in_checkpointed_batches(

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.consensus_slots import SqlConsensusSlots
-from adapters.postgres.engine import create_engine
 from adapters.postgres.group_store import SqlGroupMemoryStore
 from adapters.postgres.store import SqlMemoryStore
 from memory_domain.errors import StaleVersion
@@ -23,28 +20,8 @@ from tests.contracts.group_memory_store_contract import (
     revision,
 )
 from tests.contracts.memory_store_builders import T0, at, commit, msg, topic
-from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(await migrated_sqlite_url(tmp_path))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def postgres_engine() -> AsyncIterator[AsyncEngine]:
-    async with fresh_postgres_database() as url:
-        engine = create_engine(url)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
 
 
 class TestSqliteGroupMemoryStore(GroupMemoryStoreContract):

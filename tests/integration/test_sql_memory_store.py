@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.postgres.engine import create_engine
 from adapters.postgres.store import SqlMemoryStore
 from memory_domain.errors import StaleVersion
 from memory_domain.ports import MemoryStore
 from tests.contracts.memory_store_builders import T0, commit, ids, msg, topic
 from tests.contracts.memory_store_contract import MemoryStoreContract
-from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def postgres_engine() -> AsyncIterator[AsyncEngine]:
-    async with fresh_postgres_database() as url:
-        engine = create_engine(url)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
-
-
 class TestSqliteMemoryStore(MemoryStoreContract):
     @pytest.fixture
-    async def store(self, tmp_path: Path) -> AsyncIterator[MemoryStore]:
-        engine = create_engine(await migrated_sqlite_url(tmp_path))
-        try:
-            yield SqlMemoryStore(engine)
-        finally:
-            await engine.dispose()
+    def store(self, sqlite_engine: AsyncEngine) -> MemoryStore:
+        return SqlMemoryStore(sqlite_engine)
 
 
 class TestPostgresMemoryStore(MemoryStoreContract):

@@ -4,7 +4,6 @@ and on PostgreSQL leases follow the database's clock, not the workers'."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,30 +22,15 @@ from long_tasks_domain.ports import TaskRepository
 from long_tasks_domain.registry import Checkpoint, Completed, TaskRegistry, TaskStep
 from long_tasks_domain.service import TaskService
 from tests.contracts.task_repository_contract import TaskRepositoryContract, at, checkpoint, new_task
-from tests.support.databases import fresh_postgres_database, migrated_sqlite_url
 from tests.support.task_world import Empty
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def postgres_engine() -> AsyncIterator[AsyncEngine]:
-    async with fresh_postgres_database() as url:
-        engine = create_engine(url)
-        try:
-            yield engine
-        finally:
-            await engine.dispose()
-
-
 class TestSqliteTaskRepository(TaskRepositoryContract):
     @pytest.fixture
-    async def repository(self, tmp_path: Path) -> AsyncIterator[TaskRepository]:
-        engine = create_engine(await migrated_sqlite_url(tmp_path))
-        try:
-            yield SqlTaskRepository(engine)
-        finally:
-            await engine.dispose()
+    def repository(self, sqlite_engine: AsyncEngine) -> TaskRepository:
+        return SqlTaskRepository(sqlite_engine)
 
 
 class TestPostgresTaskRepository(TaskRepositoryContract):

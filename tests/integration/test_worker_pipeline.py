@@ -16,8 +16,8 @@ from memory_domain.model import ChatMessage, Role
 from memory_domain.queries import MemoryQueries
 from memory_domain.recording import MessageRecorder
 from memory_domain.scheduling import UpdateScheduler
-from tests.support.databases import fresh_postgres_database
-from tests.support.redis_space import empty_redis, redis_test_url
+from tests.support.redis_space import redis_test_url
+from tests.support.services import live_services
 
 pytestmark = pytest.mark.integration
 
@@ -46,19 +46,8 @@ def chat(group_id: str, count: int) -> list[ChatMessage]:
 
 @pytest.fixture
 async def services() -> AsyncIterator[tuple[Settings, Container, Redis]]:
-    async with fresh_postgres_database() as database_url, empty_redis() as redis:
-        settings = Settings(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_test_url(),
-            L2_QUEUE_TRIGGER_THRESHOLD=10,
-            L2_QUEUE_MAX_LEN=40,
-        )
-        container = build_container(settings)
-        await open_container(container)
-        try:
-            yield settings, container, redis
-        finally:
-            await close_container(container)
+    async with live_services(L2_QUEUE_TRIGGER_THRESHOLD=10, L2_QUEUE_MAX_LEN=40) as services:
+        yield services
 
 
 async def test_messages_of_several_groups_become_topics_through_the_real_worker(

@@ -24,6 +24,7 @@ from adapters.postgres.engine import create_engine
 from adapters.postgres.group_store import SqlGroupMemoryStore
 from adapters.postgres.history import SqlMessageHistory, SqlRebuildStaging
 from adapters.postgres.long_task_repository import SqlTaskRepository
+from adapters.postgres.search_index import SqlSearchIndex
 from adapters.postgres.store import SqlMemoryStore
 from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue
 from adapters.redis.arq_task_dispatcher import ArqTaskDispatcher
@@ -185,7 +186,8 @@ class Container(containers.DeclarativeContainer):
         ids,
     )
     rollback = providers.Singleton(GroupMemoryRollback, group_store, clock)
-    memory_context = providers.Singleton(MemoryContextReader, store, group_store, clock)
+    search_index = providers.Singleton(SqlSearchIndex, engine)
+    memory_context = providers.Singleton(MemoryContextReader, store, group_store, search_index, clock)
 
     # Long tasks: stored in the same database, dispatched through arq.
     task_repository = providers.Singleton(SqlTaskRepository, engine)

@@ -1,23 +1,54 @@
-"""The memory context a chat service puts into a reply prompt: group memory and active topics."""
+"""The memory context a chat service puts into a reply prompt: retrieval, not a dump.
+
+For a query, group-memory items, topics and the group's messages are ranked by BM25 over the
+search index (the same idf for all three), and the best of them fill the caller's character
+budget; each message line says who said it, under the day it was said, so that "who" and
+"when" questions can be answered. Without a query, the most recent and best-supported items
+and topics come first and the latest messages fill the rest.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from memory_domain.context_render import (
+    ITEMS_HEADING,
+    MESSAGES_HEADING,
+    TOPICS_HEADING,
+    Layout,
+    day_label,
+    is_cjk_text,
+    one_line,
+)
 from memory_domain.group_model import ItemKind, MemoryItem
 from memory_domain.group_ports import GroupMemoryStore
-from memory_domain.model import Topic, validate_group_id
+from memory_domain.model import ChatMessage, Topic, validate_group_id
 from memory_domain.ports import Clock, MemoryStore
-from memory_domain.relevance import match, terms, weight
+from memory_domain.relevance import weight
+from memory_domain.search import (
+    POSTINGS_PER_TERM,
+    SearchIndex,
+    bm25_scores,
+    query_terms,
+    term_weights,
+    text_score,
+)
 
-ITEMS_HEADING = "Group memory (settled over time):"
-TOPICS_HEADING = "Current topics:"
+__all__ = [
+    "ITEMS_HEADING",
+    "MESSAGES_HEADING",
+    "TOPICS_HEADING",
+    "ContextEntry",
+    "MemoryContext",
+    "MemoryContextReader",
+]
+
 MAX_BUDGET = 1_000_000
-# An entry is cut to fit the budget only when this much of it still fits; less says nothing.
-MIN_CUT_LINE = 24
-# Added to an entry's weight (recency and support, each in [0, 1]): among entries that match a
-# query equally, decisions and consensus come a little ahead of facts.
+# Messages read for one context: the best-scoring ones (with a query) or the latest (without).
+CANDIDATE_MESSAGES = 60
+# Without a query: the share of the budget items and topics may take before messages.
+UNQUERIED_ITEMS_SHARE = 0.45
+UNQUERIED_TOPICS_SHARE = 0.15
 _KIND_BONUS = {
     ItemKind.DECISION: 0.3,
     ItemKind.CONSENSUS: 0.3,
@@ -29,19 +60,35 @@ _TOPIC_BONUS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
+class ContextEntry:
+    """One entry of the context: an item, a topic or a message, with its provenance."""
+
+    kind: str  # "item", "topic" or "message"
+    key: str  # the item, topic or message id
+    score: float
+    text: str
+    message_ids: tuple[str, ...]
+    speakers: tuple[str, ...]
+    dates: tuple[str, ...]  # ISO dates (YYYY-MM-DD) of what it states
+
+
+@dataclass(frozen=True, slots=True)
 class MemoryContext:
     """A group's memory cut to a budget: structured, and as text ready for a prompt.
 
-    ``items`` and ``topics`` are the entries that made it into ``text``, each most relevant
-    first; ``omitted`` counts those left out for the budget, and ``truncated`` says the last
-    entry in ``text`` was cut short. ``len(text)`` never exceeds ``budget_chars``.
+    ``entries`` are the entries that made it into ``text``, best first; ``items``, ``topics``
+    and ``messages`` the same split by kind. ``omitted`` counts candidates left out for the
+    budget; ``truncated`` says an entry in ``text`` was cut short. ``len(text)`` never exceeds
+    ``budget_chars``.
     """
 
     group_id: str
     budget_chars: int
     query: str | None
+    entries: tuple[ContextEntry, ...]
     items: tuple[MemoryItem, ...]
     topics: tuple[Topic, ...]
+    messages: tuple[ChatMessage, ...]
     text: str
     omitted: int
     truncated: bool
@@ -49,102 +96,181 @@ class MemoryContext:
     topic_version: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    relevance: float  # the share of the query's terms it holds (0 without a query)
-    weight: float
-    key: str
+@dataclass(slots=True)
+class _Candidate:
+    score: float
+    entry: ContextEntry
+    section: str
     line: str
     item: MemoryItem | None = None
     topic: Topic | None = None
+    message: ChatMessage | None = None
 
 
 class MemoryContextReader:
-    """Reads what a reply prompt needs for a group, most relevant first, within a character budget.
+    """Reads what a reply prompt needs for a group, most relevant first, within a character budget."""
 
-    With a query, entries that share more of its terms always come first, however old or
-    thinly supported; without one (and among equal matches), recent and frequently supported
-    entries, decisions and consensus a little ahead of facts.
-    """
-
-    def __init__(self, store: MemoryStore, group_store: GroupMemoryStore, clock: Clock) -> None:
+    def __init__(
+        self, store: MemoryStore, group_store: GroupMemoryStore, search: SearchIndex, clock: Clock
+    ) -> None:
         self._store = store
         self._group_store = group_store
+        self._search = search
         self._clock = clock
 
     async def context(self, group_id: str, budget_chars: int, query: str | None = None) -> MemoryContext:
+        """The group's memory for a reply prompt, at most ``budget_chars`` characters of text.
+
+        ``query`` (the message being answered, say) ranks what is relevant to it first.
+        """
         validate_group_id(group_id)
-        if not 0 <= budget_chars <= MAX_BUDGET:
-            raise ValueError(f"budget_chars must be between 0 and {MAX_BUDGET}, got {budget_chars}")
+        if not isinstance(budget_chars, int) or not 0 <= budget_chars <= MAX_BUDGET:
+            raise ValueError(
+                f"budget_chars must be an integer between 0 and {MAX_BUDGET}, got {budget_chars!r}"
+            )
         memory = await self._group_store.get_group_memory(group_id)
         topics = await self._store.get_topic_memory(group_id)
-        now = self._clock.now()
-        wanted = terms(query) if query and query.strip() else set()
-        entries = [_item_entry(item, wanted, now) for item in memory.live_items]
-        entries += [_topic_entry(topic, wanted, now) for topic in topics.topics]
-        # More of the query's terms always wins; the weight only orders equal matches.
-        entries.sort(key=lambda entry: (-entry.relevance, -entry.weight, entry.key))
-        chosen, lines, truncated = _fit(entries, budget_chars)
-        text = _render(lines)
+        terms = query_terms(query) if query and query.strip() else []
+        if terms:
+            candidates = await self._queried(group_id, terms, memory.live_items, topics.topics)
+            layout, chosen = _fit(candidates, budget_chars)
+        else:
+            candidates = await self._unqueried(group_id, memory.live_items, topics.topics)
+            layout, chosen = _fit_in_shares(candidates, budget_chars)
+        text = layout.render()
         assert len(text) <= budget_chars
         return MemoryContext(
             group_id=group_id,
             budget_chars=budget_chars,
             query=query,
-            items=tuple(entry.item for entry in chosen if entry.item is not None),
-            topics=tuple(entry.topic for entry in chosen if entry.topic is not None),
+            entries=tuple(c.entry for c in chosen),
+            items=tuple(c.item for c in chosen if c.item is not None),
+            topics=tuple(c.topic for c in chosen if c.topic is not None),
+            messages=tuple(c.message for c in chosen if c.message is not None),
             text=text,
-            omitted=len(entries) - len(chosen),
-            truncated=truncated,
+            omitted=len(candidates) - len(chosen),
+            truncated=layout.truncated,
             group_memory_version=memory.version,
             topic_version=topics.version,
         )
 
+    async def _queried(
+        self, group_id: str, terms: list[str], items: tuple[MemoryItem, ...], topics: tuple[Topic, ...]
+    ) -> list[_Candidate]:
+        result = await self._search.search(group_id, terms, POSTINGS_PER_TERM)
+        weights = term_weights(result)
+        average = result.average_length or 20.0
+        scores = bm25_scores(result)
+        best = sorted(scores, key=lambda message_id: (-scores[message_id], message_id))[:CANDIDATE_MESSAGES]
+        messages = await self._store.messages_by_ids(group_id, best)
+        candidates = [_message_candidate(m, scores[m.message_id]) for m in messages]
+        for item in items:
+            score = text_score(weights, item.text, average)
+            if score > 0:
+                candidates.append(_item_candidate(item, score))
+        for topic in topics:
+            score = text_score(weights, f"{topic.title}\n{topic.summary}", average)
+            if score > 0:
+                candidates.append(_topic_candidate(topic, score))
+        candidates.sort(key=lambda c: (-c.score, c.entry.kind, c.entry.key))
+        return candidates
 
-def _item_entry(item: MemoryItem, wanted: set[str], now: datetime) -> _Entry:
-    relevance = match(wanted, item.text) if wanted else 0.0
-    heft = weight(item.updated_at, len(item.message_ids), now, _KIND_BONUS[item.kind])
+    async def _unqueried(
+        self, group_id: str, items: tuple[MemoryItem, ...], topics: tuple[Topic, ...]
+    ) -> list[_Candidate]:
+        now = self._clock.now()
+        recent = await self._store.recent_integrated_messages(group_id, CANDIDATE_MESSAGES)
+        candidates = [
+            _item_candidate(item, weight(item.updated_at, len(item.message_ids), now, _KIND_BONUS[item.kind]))
+            for item in items
+        ]
+        candidates += [
+            _topic_candidate(topic, weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS))
+            for topic in topics
+        ]
+        # The latest message first: it scores highest among the messages.
+        candidates += [_message_candidate(m, float(rank)) for rank, m in enumerate(recent, 1)]
+        candidates.sort(
+            key=lambda c: (c.section != ITEMS_HEADING, c.section != TOPICS_HEADING, -c.score, c.entry.key)
+        )
+        return candidates
+
+
+def _item_candidate(item: MemoryItem, score: float) -> _Candidate:
     label = item.kind.value.replace("_", " ")
-    line = f"- [{label}] {_one_line(item.text)}"
-    return _Entry(relevance, heft, f"0:{item.item_id}", line, item=item)
+    line = f"- [{label}] {one_line(item.text)}"
+    entry = ContextEntry(
+        "item", item.item_id, score, item.text, item.message_ids, (), (item.valid_from.date().isoformat(),)
+    )
+    return _Candidate(score, entry, ITEMS_HEADING, line, item=item)
 
 
-def _topic_entry(topic: Topic, wanted: set[str], now: datetime) -> _Entry:
-    relevance = match(wanted, f"{topic.title}\n{topic.summary}") if wanted else 0.0
-    heft = weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS)
-    line = f"- {_one_line(topic.title)}: {_one_line(topic.summary)}"
-    return _Entry(relevance, heft, f"1:{topic.topic_id}", line, topic=topic)
+def _topic_candidate(topic: Topic, score: float) -> _Candidate:
+    line = f"- {one_line(topic.title)}: {one_line(topic.summary)}"
+    entry = ContextEntry(
+        "topic",
+        topic.topic_id,
+        score,
+        f"{topic.title}: {topic.summary}",
+        topic.message_ids[-20:],
+        (),
+        (topic.updated_at.date().isoformat(),),
+    )
+    return _Candidate(score, entry, TOPICS_HEADING, line, topic=topic)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _message_candidate(message: ChatMessage, score: float) -> _Candidate:
+    line = f"{one_line(message.sender_name) or message.sender_id}: {one_line(message.content)}"
+    entry = ContextEntry(
+        "message",
+        message.message_id,
+        score,
+        message.content,
+        (message.message_id,),
+        (message.sender_name or message.sender_id,),
+        (message.sent_at.date().isoformat(),),
+    )
+    return _Candidate(score, entry, MESSAGES_HEADING, line, message=message)
 
 
-def _fit(entries: list[_Entry], budget: int) -> tuple[list[_Entry], dict[str, list[str]], bool]:
-    """The leading entries whose lines fit the budget (the last one cut when enough of it fits)."""
-    lines: dict[str, list[str]] = {ITEMS_HEADING: [], TOPICS_HEADING: []}
-    chosen: list[_Entry] = []
-    used = 0
-    for entry in entries:
-        heading = ITEMS_HEADING if entry.item is not None else TOPICS_HEADING
-        section = lines[heading]
-        other = lines[TOPICS_HEADING if entry.item is not None else ITEMS_HEADING]
-        # A section's first line brings its heading, and a blank line when the other section is there.
-        overhead = 1 if section else len(heading) + 1 + (2 if other else 0)
-        room = budget - used - overhead
-        if len(entry.line) <= room:
-            section.append(entry.line)
-            chosen.append(entry)
-            used += overhead + len(entry.line)
-            continue
-        if room >= MIN_CUT_LINE:
-            section.append(entry.line[: room - 1].rstrip() + "…")
-            chosen.append(entry)
-            return chosen, lines, True
-        break
-    return chosen, lines, False
+def _day(candidate: _Candidate, cjk: bool) -> str | None:
+    if candidate.message is None:
+        return None
+    return day_label(candidate.message.sent_at, cjk)
 
 
-def _render(lines: dict[str, list[str]]) -> str:
-    sections = ["\n".join([heading, *section]) for heading, section in lines.items() if section]
-    return "\n\n".join(sections)
+def _fit(candidates: list[_Candidate], budget: int) -> tuple[Layout, list[_Candidate]]:
+    """The best candidates whose lines fit, in rank order; a line that does not fit is skipped."""
+    layout = Layout(budget)
+    cjk = is_cjk_text([c.line for c in candidates[:20]])
+    chosen = []
+    for candidate in candidates:
+        day = _day(candidate, cjk)
+        order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
+        if layout.add(candidate.section, candidate.line, day, order):
+            chosen.append(candidate)
+            if layout.truncated:
+                break
+    return layout, chosen
+
+
+def _fit_in_shares(candidates: list[_Candidate], budget: int) -> tuple[Layout, list[_Candidate]]:
+    """Without a query: items, then topics, each within its share; messages fill the rest."""
+    layout = Layout(budget)
+    cjk = is_cjk_text([c.line for c in candidates[:20]])
+    shares = {
+        ITEMS_HEADING: int(budget * UNQUERIED_ITEMS_SHARE),
+        TOPICS_HEADING: int(budget * (UNQUERIED_ITEMS_SHARE + UNQUERIED_TOPICS_SHARE)),
+        MESSAGES_HEADING: budget,
+    }
+    chosen = []
+    for candidate in candidates:
+        cap = Layout(shares[candidate.section])
+        cap.used, cap.items, cap.topics, cap.days = layout.used, layout.items, layout.topics, layout.days
+        day = _day(candidate, cjk)
+        order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
+        # Only the last section may cut a line short: a cut item would read as a different one.
+        if cap.add(candidate.section, candidate.line, day, order, cut=candidate.section == MESSAGES_HEADING):
+            layout.used, layout.truncated = cap.used, layout.truncated or cap.truncated
+            chosen.append(candidate)
+    return layout, chosen

@@ -90,7 +90,9 @@ class GroupWorld:
         )
         self.consensus = self.scheduler_for(self.slots)
         self.rollback = GroupMemoryRollback(self.store, self.clock)
-        self.context = MemoryContextReader(self.world.store, self.store, self.clock)
+        self.context = MemoryContextReader(
+            self.world.store, self.store, self.world.store.search_index, self.clock
+        )
 
     def scheduler_for(self, slots: InMemoryConsensusSlots, **options: Any) -> ConsensusScheduler:
         return ConsensusScheduler(

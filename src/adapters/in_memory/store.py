@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.memory_store_checks import check_topic_update, require_aware
+from adapters.in_memory.search_index import InMemorySearchIndex
+from adapters.memory_store_checks import check_topic_update, require_aware, topics_of_messages
 from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
     ChatMessage,
@@ -52,6 +53,8 @@ class InMemoryMemoryStore:
 
     def __init__(self) -> None:
         self._groups: dict[str, _Group] = {}
+        # Written in the commit that integrates messages, as the SQL store writes its index.
+        self.search_index = InMemorySearchIndex(self._integrated_with_topics)
 
     async def add_messages(self, messages: Sequence[ChatMessage], recorded_at: datetime) -> list[ChatMessage]:
         require_aware(recorded_at, "recorded_at")
@@ -145,6 +148,11 @@ class InMemoryMemoryStore:
             )
             group.topic_revisions[topic.topic_id] = revision.revision
         group.revisions.append(stored_revision)
+        self.search_index.add(
+            group_id,
+            [group.messages[message_id].message for message_id in message_ids],
+            topics_of_messages(topics, revision),
+        )
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:
@@ -173,6 +181,15 @@ class InMemoryMemoryStore:
         return sorted(group_id for group_id, group in self._groups.items() if group.messages)
 
     # -- read by the in-memory group memory store (not part of the MemoryStore port) ----------
+
+    def _integrated_with_topics(self, group_id: str) -> list[tuple[ChatMessage, str | None]]:
+        group = self._groups.get(group_id, _Group())
+        topic_of = {m: t.topic_id for t in group.topics.values() for m in t.message_ids}
+        return [
+            (stored.message, topic_of.get(message_id))
+            for message_id, stored in group.messages.items()
+            if stored.revision is not None
+        ]
 
     def topic_version(self, group_id: str) -> int:
         group = self._groups.get(group_id)

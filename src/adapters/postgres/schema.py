@@ -6,7 +6,7 @@ a module that defines tables on ``adapters.postgres.tables.metadata`` is importe
 
 from __future__ import annotations
 
-from adapters.postgres import group_memory_tables, long_task_tables, rebuild_tables, tables
+from adapters.postgres import group_memory_tables, long_task_tables, rebuild_tables, search_tables, tables
 from adapters.postgres.tables import metadata
 
-__all__ = ["group_memory_tables", "long_task_tables", "metadata", "rebuild_tables", "tables"]
+__all__ = ["group_memory_tables", "long_task_tables", "metadata", "rebuild_tables", "search_tables", "tables"]

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.memory_store_checks import check_topic_update, require_aware
+from adapters.memory_store_checks import check_topic_update, require_aware, topics_of_messages
 from adapters.postgres.engine import storage_errors
+from adapters.postgres.search_index import write_documents
 from adapters.postgres.statements import batches as _batches
 from adapters.postgres.statements import dialect_insert
 from adapters.postgres.tables import (
@@ -167,8 +168,11 @@ class SqlMemoryStore:
             async with self._engine.begin() as connection:
                 await self._advance_version(connection, group_id, expected_version, revision.created_at)
                 await connection.execute(sa.insert(topic_revisions).values(revision_row(revision)))
-                await self._mark_integrated(connection, group_id, revision)
+                integrated = await self._mark_integrated(connection, group_id, revision)
                 await self._upsert_topics(connection, group_id, topics, revision.revision)
+                await write_documents(
+                    connection, self._engine, group_id, integrated, topics_of_messages(topics, revision)
+                )
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:
@@ -250,9 +254,10 @@ class SqlMemoryStore:
 
     async def _mark_integrated(
         self, connection: AsyncConnection, group_id: str, revision: TopicRevision
-    ) -> None:
+    ) -> list[ChatMessage]:
+        """Mark the revision's messages integrated; return them (for the search index)."""
         message_ids = list(dict.fromkeys(revision.message_ids))
-        marked: set[str] = set()
+        marked: dict[str, ChatMessage] = {}
         for batch in _batches(message_ids):
             statement = (
                 sa.update(chat_messages)
@@ -262,9 +267,11 @@ class SqlMemoryStore:
                     chat_messages.c.revision.is_(None),
                 )
                 .values(revision=revision.revision)
-                .returning(chat_messages.c.message_id)
+                .returning(*chat_messages.c)
             )
-            marked.update(row.message_id for row in await connection.execute(statement))
+            marked.update(
+                (row.message_id, message_from_row(row)) for row in await connection.execute(statement)
+            )
         if len(marked) != len(message_ids):
             # Raising inside the transaction rolls back the version bump and the revision row.
             missing = [message_id for message_id in message_ids if message_id not in marked]
@@ -272,6 +279,7 @@ class SqlMemoryStore:
                 f"group {group_id!r}: {len(missing)} message(s) of revision {revision.revision} are not "
                 f"pending (already integrated or never recorded): {', '.join(missing[:5])}"
             )
+        return [marked[message_id] for message_id in message_ids]
 
     async def _upsert_topics(
         self, connection: AsyncConnection, group_id: str, new_topics: Sequence[Topic], revision: int

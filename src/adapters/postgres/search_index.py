@@ -1,0 +1,213 @@
+"""The search index on PostgreSQL or SQLite: written with the topic commit, read by the context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.postgres.engine import storage_errors
+from adapters.postgres.search_tables import search_documents, search_postings, search_stats, search_terms
+from adapters.postgres.statements import batches, dialect_insert
+from adapters.postgres.tables import chat_messages, topics
+from adapters.postgres.topic_rows import message_from_row
+from memory_domain.model import ChatMessage, validate_group_id
+from memory_domain.search import (
+    REINDEX_BATCH,
+    IndexedDocument,
+    Posting,
+    SearchResult,
+    TermHits,
+    index_documents,
+)
+
+
+async def write_documents(
+    connection: AsyncConnection,
+    engine: AsyncEngine,
+    group_id: str,
+    messages: Sequence[ChatMessage],
+    topic_of: Mapping[str, str],
+) -> None:
+    """Index newly integrated messages inside the caller's transaction.
+
+    The caller holds the group's topic-memory row (the version-guarded write comes first), so
+    the statistics of one group are never updated by two transactions at once.
+    """
+    if not messages:
+        return
+    stats = (
+        await connection.execute(
+            sa.select(search_stats.c.documents, search_stats.c.total_length).where(
+                search_stats.c.group_id == group_id
+            )
+        )
+    ).first()
+    documents, total_length = (stats.documents, stats.total_length) if stats is not None else (0, 0)
+    indexed = index_documents(messages, topic_of, documents, total_length)
+    await _insert_documents(connection, engine, group_id, indexed)
+    insert = dialect_insert(engine, search_stats)
+    await connection.execute(
+        insert.values(
+            group_id=group_id,
+            documents=len(indexed),
+            total_length=sum(document.length for document in indexed),
+        ).on_conflict_do_update(
+            index_elements=["group_id"],
+            set_={
+                "documents": search_stats.c.documents + insert.excluded.documents,
+                "total_length": search_stats.c.total_length + insert.excluded.total_length,
+            },
+        )
+    )
+
+
+async def _insert_documents(
+    connection: AsyncConnection, engine: AsyncEngine, group_id: str, indexed: Sequence[IndexedDocument]
+) -> None:
+    document_rows: list[dict[str, Any]] = [
+        {"group_id": group_id, "message_id": d.message_id, "topic_id": d.topic_id, "length": d.length}
+        for d in indexed
+    ]
+    posting_rows: list[dict[str, Any]] = []
+    frequencies: dict[str, int] = {}
+    for document in indexed:
+        for term, weight in document.impacts.items():
+            posting_rows.append(
+                {"group_id": group_id, "term": term, "message_id": document.message_id, "impact": weight}
+            )
+            frequencies[term] = frequencies.get(term, 0) + 1
+    for rows, table in ((document_rows, search_documents), (posting_rows, search_postings)):
+        for batch in batches(rows):
+            await connection.execute(sa.insert(table).values(batch))
+    term_rows: list[dict[str, Any]] = [
+        {"group_id": group_id, "term": t, "frequency": n} for t, n in sorted(frequencies.items())
+    ]
+    for batch in batches(term_rows):
+        insert = dialect_insert(engine, search_terms).values(batch)
+        await connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=["group_id", "term"],
+                set_={"frequency": search_terms.c.frequency + insert.excluded.frequency},
+            )
+        )
+
+
+class SqlSearchIndex:
+    """Reads the index a query at a time; rebuilds a group's index from its messages."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def search(self, group_id: str, terms: Sequence[str], per_term: int) -> SearchResult:
+        validate_group_id(group_id)
+        terms = list(dict.fromkeys(terms))
+        with storage_errors(self._engine.url, "search the memory"):
+            async with self._engine.connect() as connection:
+                stats = (
+                    await connection.execute(
+                        sa.select(search_stats.c.documents, search_stats.c.total_length).where(
+                            search_stats.c.group_id == group_id
+                        )
+                    )
+                ).first()
+                if stats is None or not terms or per_term <= 0:
+                    documents = stats.documents if stats is not None else 0
+                    average = stats.total_length / documents if stats is not None and documents else 0.0
+                    return SearchResult(documents, average, tuple(TermHits(t, 0, ()) for t in terms))
+                frequency = dict(
+                    (
+                        await connection.execute(
+                            sa.select(search_terms.c.term, search_terms.c.frequency).where(
+                                search_terms.c.group_id == group_id, search_terms.c.term.in_(terms)
+                            )
+                        )
+                    ).all()
+                )
+                postings = await self._best_postings(
+                    connection, group_id, [t for t in terms if t in frequency], per_term
+                )
+        hits = tuple(TermHits(term, frequency.get(term, 0), tuple(postings.get(term, ()))) for term in terms)
+        average = stats.total_length / stats.documents if stats.documents else 0.0
+        return SearchResult(stats.documents, average, hits)
+
+    async def _best_postings(
+        self, connection: AsyncConnection, group_id: str, terms: Sequence[str], per_term: int
+    ) -> dict[str, list[Posting]]:
+        if not terms:
+            return {}
+        # One statement: per term, its best postings, read backwards off the (group, term, impact)
+        # index, so a term that thousands of messages hold costs no more than a rare one.
+        parts = [
+            sa.select(search_postings.c.term, search_postings.c.message_id, search_postings.c.impact)
+            .where(search_postings.c.group_id == group_id, search_postings.c.term == term)
+            .order_by(search_postings.c.impact.desc(), search_postings.c.message_id.desc())
+            .limit(per_term)
+            .subquery()
+            for term in terms
+        ]
+        union = sa.union_all(*(sa.select(part) for part in parts)).subquery()
+        statement = sa.select(union, search_documents.c.topic_id).join(
+            search_documents,
+            sa.and_(
+                search_documents.c.group_id == group_id,
+                search_documents.c.message_id == union.c.message_id,
+            ),
+        )
+        found: dict[str, list[Posting]] = {}
+        for row in (await connection.execute(statement)).all():
+            found.setdefault(row.term, []).append(Posting(row.message_id, row.topic_id, row.impact))
+        for postings in found.values():
+            postings.sort(key=lambda p: (p.impact, p.message_id), reverse=True)
+        return found
+
+    async def reindex(self, group_id: str) -> int:
+        validate_group_id(group_id)
+        indexed = 0
+        with storage_errors(self._engine.url, "rebuild the search index"):
+            async with self._engine.begin() as connection:
+                await _lock_group(connection, self._engine, group_id)
+                for table in (search_postings, search_terms, search_documents, search_stats):
+                    await connection.execute(sa.delete(table).where(table.c.group_id == group_id))
+                topic_of = await _topics_of_messages(connection, group_id)
+                after = ""
+                while True:
+                    statement = (
+                        sa.select(chat_messages)
+                        .where(
+                            chat_messages.c.group_id == group_id,
+                            chat_messages.c.revision.is_not(None),
+                            chat_messages.c.message_id > after,
+                        )
+                        .order_by(chat_messages.c.message_id)
+                        .limit(REINDEX_BATCH)
+                    )
+                    rows = (await connection.execute(statement)).all()
+                    if not rows:
+                        break
+                    messages = [message_from_row(row) for row in rows]
+                    await write_documents(connection, self._engine, group_id, messages, topic_of)
+                    indexed += len(messages)
+                    after = rows[-1].message_id
+        return indexed
+
+
+async def _lock_group(connection: AsyncConnection, engine: AsyncEngine, group_id: str) -> None:
+    """Hold the group's topic-memory row, so that no topic commit indexes messages meanwhile."""
+    from adapters.postgres.tables import topic_memories
+
+    statement = sa.select(topic_memories.c.version).where(topic_memories.c.group_id == group_id)
+    if engine.dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    await connection.execute(statement)
+
+
+async def _topics_of_messages(connection: AsyncConnection, group_id: str) -> dict[str, str]:
+    topic_of: dict[str, str] = {}
+    statement = sa.select(topics.c.topic_id, topics.c.message_ids).where(topics.c.group_id == group_id)
+    for row in (await connection.execute(statement)).all():
+        for message_id in row.message_ids or ():
+            topic_of[str(message_id)] = row.topic_id
+    return topic_of

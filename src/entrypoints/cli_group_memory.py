@@ -87,6 +87,18 @@ def context_json(context: MemoryContext) -> dict[str, Any]:
             {"id": t.topic_id, "title": t.title, "summary": t.summary, "updated_at": t.updated_at.isoformat()}
             for t in context.topics
         ],
+        "entries": [
+            {
+                "kind": entry.kind,
+                "id": entry.key,
+                "score": round(entry.score, 4),
+                "text": entry.text,
+                "source_message_ids": list(entry.message_ids),
+                "speakers": list(entry.speakers),
+                "dates": list(entry.dates),
+            }
+            for entry in context.entries
+        ],
         "omitted": context.omitted,
         "truncated": context.truncated,
         "text": context.text,

@@ -32,6 +32,7 @@ from memory_domain.memory_context import MemoryContext, MemoryContextReader
 from memory_domain.model import Topic
 from memory_domain.queries import GroupMemoryView, HistoryEntry, MemoryQueries
 from memory_domain.scheduling import UpdateScheduler
+from memory_domain.search import SearchIndex
 
 memory_app = typer.Typer(help="Read and manage a group's memory.", no_args_is_help=True)
 out = Console(soft_wrap=True)
@@ -213,7 +214,8 @@ def context(
     budget: Annotated[int, typer.Option(min=0, max=1_000_000, help="At most this many characters.")] = 2000,
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the memory context a reply prompt gets: group memory and active topics, cut to a budget."""
+    """Print the memory context a reply prompt gets: the group memory, topics and messages that
+    matter most for the query, each message with who said it and when, cut to a budget."""
 
     async def action(container: Container) -> MemoryContext:
         reader: MemoryContextReader = await resolve(container.memory_context)
@@ -224,3 +226,26 @@ def context(
         print(json.dumps(context_json(result), ensure_ascii=False, indent=2))
     else:
         print(result.text)
+
+
+@memory_app.command("reindex")
+def reindex(
+    group: Annotated[str | None, typer.Argument(help="The group id (omit with --all).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Reindex every group.")] = False,
+) -> None:
+    """Rebuild the search index behind the memory context from the integrated messages."""
+    if (group is None) == (not every):
+        err.print("error: give a group id or --all (not both)", markup=False)
+        raise typer.Exit(2)
+
+    async def action(container: Container) -> list[tuple[str, int]]:
+        index: SearchIndex = await resolve(container.search_index)
+        queries: MemoryQueries = await resolve(container.queries)
+        groups = [group] if group is not None else await queries.groups()
+        done = []
+        for group_id in groups:
+            done.append((group_id, await index.reindex(group_id)))
+        return done
+
+    for group_id, count in run(action):
+        out.print(f"{group_id}: {count} messages indexed", markup=False)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from arq.connections import ArqRedis
 from dependency_injector import containers, providers
@@ -187,7 +188,14 @@ class Container(containers.DeclarativeContainer):
     )
     rollback = providers.Singleton(GroupMemoryRollback, group_store, clock)
     search_index = providers.Singleton(SqlSearchIndex, engine)
-    memory_context = providers.Singleton(MemoryContextReader, store, group_store, search_index, clock)
+    memory_context = providers.Singleton(
+        MemoryContextReader,
+        store,
+        group_store,
+        search_index,
+        clock,
+        providers.Callable(lambda s: ZoneInfo(s.memory_timezone), settings),
+    )
 
     # Long tasks: stored in the same database, dispatched through arq.
     task_repository = providers.Singleton(SqlTaskRepository, engine)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 ITEMS_HEADING = "Group memory (settled over time):"
 TOPICS_HEADING = "Current topics:"
@@ -29,7 +29,7 @@ _FULL_MONTHS = (
 
 def day_label(moment: datetime, cjk: bool) -> str:
     """A day as a reader of the chat's language writes it: "8 May 2023" or "2023年5月8日"."""
-    day = moment.astimezone(UTC)
+    day = moment
     if cjk:
         return f"{day.year}年{day.month}月{day.day}日"
     return f"{day.day} {_FULL_MONTHS[day.month - 1]} {day.year}"

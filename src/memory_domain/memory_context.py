@@ -10,6 +10,7 @@ and topics come first and the latest messages fill the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from memory_domain.context_render import (
     ITEMS_HEADING,
@@ -111,8 +112,16 @@ class MemoryContextReader:
     """Reads what a reply prompt needs for a group, most relevant first, within a character budget."""
 
     def __init__(
-        self, store: MemoryStore, group_store: GroupMemoryStore, search: SearchIndex, clock: Clock
+        self,
+        store: MemoryStore,
+        group_store: GroupMemoryStore,
+        search: SearchIndex,
+        clock: Clock,
+        zone: tzinfo = UTC,
     ) -> None:
+        # Days are written in the group's time zone (MEMORY_TIMEZONE): 07:00 in Beijing is the
+        # previous day in UTC, and a reply should not say "yesterday" about this morning.
+        self._zone = zone
         self._store = store
         self._group_store = group_store
         self._search = search
@@ -133,10 +142,10 @@ class MemoryContextReader:
         terms = query_terms(query) if query and query.strip() else []
         if terms:
             candidates = await self._queried(group_id, terms, memory.live_items, topics.topics)
-            layout, chosen = _fit(candidates, budget_chars)
+            layout, chosen = _fit(candidates, budget_chars, self._zone)
         else:
             candidates = await self._unqueried(group_id, memory.live_items, topics.topics)
-            layout, chosen = _fit_in_shares(candidates, budget_chars)
+            layout, chosen = _fit_in_shares(candidates, budget_chars, self._zone)
         text = layout.render()
         assert len(text) <= budget_chars
         return MemoryContext(
@@ -163,15 +172,15 @@ class MemoryContextReader:
         scores = bm25_scores(result)
         best = sorted(scores, key=lambda message_id: (-scores[message_id], message_id))[:CANDIDATE_MESSAGES]
         messages = await self._store.messages_by_ids(group_id, best)
-        candidates = [_message_candidate(m, scores[m.message_id]) for m in messages]
+        candidates = [_message_candidate(m, scores[m.message_id], self._zone) for m in messages]
         for item in items:
             score = text_score(weights, item.text, average)
             if score > 0:
-                candidates.append(_item_candidate(item, score))
+                candidates.append(_item_candidate(item, score, self._zone))
         for topic in topics:
             score = text_score(weights, f"{topic.title}\n{topic.summary}", average)
             if score > 0:
-                candidates.append(_topic_candidate(topic, score))
+                candidates.append(_topic_candidate(topic, score, self._zone))
         candidates.sort(key=lambda c: (-c.score, c.entry.kind, c.entry.key))
         return candidates
 
@@ -181,31 +190,41 @@ class MemoryContextReader:
         now = self._clock.now()
         recent = await self._store.recent_integrated_messages(group_id, CANDIDATE_MESSAGES)
         candidates = [
-            _item_candidate(item, weight(item.updated_at, len(item.message_ids), now, _KIND_BONUS[item.kind]))
+            _item_candidate(
+                item, weight(item.updated_at, len(item.message_ids), now, _KIND_BONUS[item.kind]), self._zone
+            )
             for item in items
         ]
         candidates += [
-            _topic_candidate(topic, weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS))
+            _topic_candidate(
+                topic, weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS), self._zone
+            )
             for topic in topics
         ]
         # The latest message first: it scores highest among the messages.
-        candidates += [_message_candidate(m, float(rank)) for rank, m in enumerate(recent, 1)]
+        candidates += [_message_candidate(m, float(rank), self._zone) for rank, m in enumerate(recent, 1)]
         candidates.sort(
             key=lambda c: (c.section != ITEMS_HEADING, c.section != TOPICS_HEADING, -c.score, c.entry.key)
         )
         return candidates
 
 
-def _item_candidate(item: MemoryItem, score: float) -> _Candidate:
+def _item_candidate(item: MemoryItem, score: float, zone: tzinfo) -> _Candidate:
     label = item.kind.value.replace("_", " ")
     line = f"- [{label}] {one_line(item.text)}"
     entry = ContextEntry(
-        "item", item.item_id, score, item.text, item.message_ids, (), (item.valid_from.date().isoformat(),)
+        "item",
+        item.item_id,
+        score,
+        item.text,
+        item.message_ids,
+        (),
+        (item.valid_from.astimezone(zone).date().isoformat(),),
     )
     return _Candidate(score, entry, ITEMS_HEADING, line, item=item)
 
 
-def _topic_candidate(topic: Topic, score: float) -> _Candidate:
+def _topic_candidate(topic: Topic, score: float, zone: tzinfo) -> _Candidate:
     line = f"- {one_line(topic.title)}: {one_line(topic.summary)}"
     entry = ContextEntry(
         "topic",
@@ -214,12 +233,12 @@ def _topic_candidate(topic: Topic, score: float) -> _Candidate:
         f"{topic.title}: {topic.summary}",
         topic.message_ids[-20:],
         (),
-        (topic.updated_at.date().isoformat(),),
+        (topic.updated_at.astimezone(zone).date().isoformat(),),
     )
     return _Candidate(score, entry, TOPICS_HEADING, line, topic=topic)
 
 
-def _message_candidate(message: ChatMessage, score: float) -> _Candidate:
+def _message_candidate(message: ChatMessage, score: float, zone: tzinfo) -> _Candidate:
     line = f"{one_line(message.sender_name) or message.sender_id}: {one_line(message.content)}"
     entry = ContextEntry(
         "message",
@@ -228,24 +247,24 @@ def _message_candidate(message: ChatMessage, score: float) -> _Candidate:
         message.content,
         (message.message_id,),
         (message.sender_name or message.sender_id,),
-        (message.sent_at.date().isoformat(),),
+        (message.sent_at.astimezone(zone).date().isoformat(),),
     )
     return _Candidate(score, entry, MESSAGES_HEADING, line, message=message)
 
 
-def _day(candidate: _Candidate, cjk: bool) -> str | None:
+def _day(candidate: _Candidate, cjk: bool, zone: tzinfo) -> str | None:
     if candidate.message is None:
         return None
-    return day_label(candidate.message.sent_at, cjk)
+    return day_label(candidate.message.sent_at.astimezone(zone), cjk)
 
 
-def _fit(candidates: list[_Candidate], budget: int) -> tuple[Layout, list[_Candidate]]:
+def _fit(candidates: list[_Candidate], budget: int, zone: tzinfo) -> tuple[Layout, list[_Candidate]]:
     """The best candidates whose lines fit, in rank order; a line that does not fit is skipped."""
     layout = Layout(budget)
     cjk = is_cjk_text([c.line for c in candidates[:20]])
     chosen = []
     for candidate in candidates:
-        day = _day(candidate, cjk)
+        day = _day(candidate, cjk, zone)
         order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
         if layout.add(candidate.section, candidate.line, day, order):
             chosen.append(candidate)
@@ -254,7 +273,9 @@ def _fit(candidates: list[_Candidate], budget: int) -> tuple[Layout, list[_Candi
     return layout, chosen
 
 
-def _fit_in_shares(candidates: list[_Candidate], budget: int) -> tuple[Layout, list[_Candidate]]:
+def _fit_in_shares(
+    candidates: list[_Candidate], budget: int, zone: tzinfo
+) -> tuple[Layout, list[_Candidate]]:
     """Without a query: items, then topics, each within its share; messages fill the rest."""
     layout = Layout(budget)
     cjk = is_cjk_text([c.line for c in candidates[:20]])
@@ -267,7 +288,7 @@ def _fit_in_shares(candidates: list[_Candidate], budget: int) -> tuple[Layout, l
     for candidate in candidates:
         cap = Layout(shares[candidate.section])
         cap.used, cap.items, cap.topics, cap.days = layout.used, layout.items, layout.topics, layout.days
-        day = _day(candidate, cjk)
+        day = _day(candidate, cjk, zone)
         order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
         # Only the last section may cut a line short: a cut item would read as a different one.
         if cap.add(candidate.section, candidate.line, day, order, cut=candidate.section == MESSAGES_HEADING):

@@ -47,9 +47,9 @@ def stem(word: str) -> str:
     for suffix, shortest in (("ing", 6), ("ies", 5), ("ed", 5), ("es", 5), ("s", 4)):
         if word.endswith(suffix) and len(word) >= shortest and not word.endswith("ss"):
             word = word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+            if suffix in ("ing", "ed") and len(word) >= 4 and word[-1] == word[-2] and word[-1] not in "ls":
+                word = word[:-1]  # "running" -> "runn" -> "run", but "falling" -> "fall"
             break
-    if len(word) >= 5 and word[-1] == word[-2] and word[-1] not in "aeiouls":
-        word = word[:-1]  # "running" -> "runn" -> "run"
     return word[:-1] if len(word) >= 4 and word.endswith("e") else word
 
 

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memory_domain.group_model import DistillInput, ItemDraft, ItemKind
-from memory_domain.memory_context import ITEMS_HEADING, TOPICS_HEADING, MemoryContext
+from memory_domain.memory_context import ITEMS_HEADING, MESSAGES_HEADING, TOPICS_HEADING, MemoryContext
 from tests.support.group_world import GroupWorld, ScriptedDistiller
-from tests.support.world import message
+from tests.support.world import START, message
 
 ITEMS = [
     (ItemKind.DECISION, "订单库本周六 23:00 从 MySQL 切到 PostgreSQL", 6),
@@ -107,19 +107,24 @@ async def test_an_entry_matching_more_query_terms_comes_first_however_old_and_th
 
 async def test_a_small_budget_keeps_the_most_relevant_entries_and_cuts_the_last() -> None:
     world = await remembered_world()
-    full = await world.context.context("g1", 5_000, query="hike")
+    query = "Sunday hike restaurant Friday"
+    full = await world.context.context("g1", 5_000, query=query)
+    assert {item.kind for item in full.items} == {ItemKind.PREFERENCE, ItemKind.OPEN_QUESTION}
     first_line_end = full.text.index("\n", len(ITEMS_HEADING) + 1)
-    exact = await world.context.context("g1", first_line_end, query="hike")
+    exact = await world.context.context("g1", first_line_end, query=query)
     assert exact.text == full.text[:first_line_end] and len(exact.items) == 1 and not exact.truncated
-    assert exact.omitted == 4
-    cut = await world.context.context("g1", first_line_end + 30, query="hike")
+    assert exact.omitted == len(full.entries) - 1 + full.omitted
+    cut = await world.context.context("g1", first_line_end + 30, query=query)
     assert cut.truncated and cut.text.endswith("…") and len(cut.text) <= first_line_end + 30
     assert len(cut.items) == 2
     assert (await world.context.context("g1", 10)).text == ""  # not even a heading fits
 
 
 @settings(max_examples=60, deadline=None)
-@given(budget=st.integers(min_value=0, max_value=600), query=st.sampled_from([None, "hike", "切库", "zzz"]))
+@given(
+    budget=st.integers(min_value=0, max_value=900),
+    query=st.sampled_from([None, "hike", "切库", "zzz", "migration step 3", "数据库 migration"]),
+)
 def test_the_budget_is_never_exceeded(budget: int, query: str | None) -> None:
     import asyncio
 
@@ -129,9 +134,57 @@ def test_the_budget_is_never_exceeded(budget: int, query: str | None) -> None:
 
     context = asyncio.run(run())
     assert len(context.text) <= budget
-    assert len(context.items) + len(context.topics) + context.omitted == 5
+    assert len(context.entries) == len(context.items) + len(context.topics) + len(context.messages)
     if context.text:
-        assert context.text.startswith((ITEMS_HEADING, TOPICS_HEADING))
+        assert context.text.startswith((ITEMS_HEADING, TOPICS_HEADING, MESSAGES_HEADING))
+
+
+async def test_messages_that_match_come_with_who_said_them_under_the_day_they_were_said() -> None:
+    world = GroupWorld()
+    await world.chat(
+        [
+            message("m1", content="I went to the pottery class yesterday", sender="melanie"),
+            message("m2", content="What did you make there?", sender="caroline", minutes=1),
+            message("m3", content="A bowl with a sunflower painted on it", sender="melanie", minutes=2),
+            message("m4", content="Completely unrelated chatter about trains", sender="bob", minutes=3),
+        ]
+    )
+    context = await world.context.context("g1", 2_000, query="When did Melanie go to the pottery class?")
+    assert context.messages[0].message_id == "m1"
+    assert "m4" not in {m.message_id for m in context.messages}
+    day = f"[{START.day} {START.strftime('%B')} {START.year}]"
+    assert f"{MESSAGES_HEADING}\n{day}\nMelanie: I went to the pottery class yesterday" in context.text
+    entry = next(e for e in context.entries if e.key == "m1")
+    assert (entry.kind, entry.speakers, entry.dates) == ("message", ("Melanie",), (START.date().isoformat(),))
+
+
+async def test_a_chinese_chat_gets_its_days_written_the_chinese_way() -> None:
+    world = GroupWorld()
+    await world.chat(
+        [
+            message("m1", content="数据库迁移定在周六晚上十一点", sender="xiaowang"),
+            message("m2", content="好的，我来准备回滚脚本", sender="laoli", minutes=1),
+        ]
+    )
+    context = await world.context.context("g1", 500, query="数据库什么时候迁移？")
+    assert f"[{START.year}年{START.month}月{START.day}日]" in context.text
+    assert context.messages[0].message_id == "m1"
+
+
+async def test_the_same_call_gives_the_same_context() -> None:
+    world = await remembered_world()
+    for query in (None, "migration step", "hike"):
+        first = await world.context.context("g1", 700, query=query)
+        second = await world.context.context("g1", 700, query=query)
+        assert first.text == second.text and first.entries == second.entries
+
+
+async def test_without_a_query_the_latest_messages_fill_what_memory_leaves() -> None:
+    world = await remembered_world()
+    context = await world.context.context("g1", 5_000)
+    assert len(context.items) == 4
+    assert context.messages[0].message_id == "m9"  # the latest first; the text reads oldest first
+    assert context.text.index(ITEMS_HEADING) < context.text.index(MESSAGES_HEADING)
 
 
 async def test_a_group_without_memory_has_an_empty_context_and_bad_arguments_are_refused() -> None:

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck imports unit integration bench clean
+.PHONY: install demo test lint typecheck imports unit integration bench bench-quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: lint typecheck imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# Memory quality on annotated conversations (DATA: folders in the two formats of ../shared/data).
+DATA ?= ../shared/data/irc-dev ../shared/data/locomo-dev
+bench-quality: $(STAMP)
+	$(BIN)/python bench/memory_quality.py $(DATA)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository's packages importable
-    sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "src")]
+    sys.path[:0] = [
+        str(Path(__file__).resolve().parents[1]),
+        str(Path(__file__).resolve().parents[1] / "src"),
+    ]
 
 from bench.quality_baselines import (
     Bm25,
@@ -145,7 +148,12 @@ async def build_memory(settings: Settings, container: Container, conversation: C
 
 async def measure_context(path: Path, limit: int | None, budget: int) -> dict[str, Any]:
     conversations = load_conversations(path, limit)
-    per_system: dict[str, list[float]] = {"product": [], "product, no query": [], "recent messages": [], "BM25 over raw messages": []}
+    per_system: dict[str, list[float]] = {
+        "product": [],
+        "product, no query": [],
+        "recent messages": [],
+        "BM25 over raw messages": [],
+    }
     by_category: dict[str, dict[int, list[float]]] = {name: {} for name in per_system}
     latencies: list[float] = []
     started = time.monotonic()
@@ -172,8 +180,10 @@ async def measure_context(path: Path, limit: int | None, budget: int) -> dict[st
                     recall = token_recall(question.answer, context)
                     per_system[name].append(recall)
                     by_category[name].setdefault(question.category, []).append(recall)
+
     def mean(values: Sequence[float]) -> float:
         return 100.0 * sum(values) / len(values) if values else 0.0
+
     latencies.sort()
     return {
         "kind": "context",
@@ -198,8 +208,10 @@ def print_report(report: dict[str, Any]) -> None:
 
     console = Console()
     if report["kind"] == "topics":
-        table = Table(title=f"Topics: {report['messages']} messages, {report['groups']} groups, "
-                      f"{report['conversations']} gold conversations")
+        table = Table(
+            title=f"Topics: {report['messages']} messages, {report['groups']} groups, "
+            f"{report['conversations']} gold conversations"
+        )
         for column in ("system", "1-VI", "1-1", "ARI"):
             table.add_column(column, justify="left" if column == "system" else "right")
         for name, scores in report["scores"].items():
@@ -207,8 +219,10 @@ def print_report(report: dict[str, Any]) -> None:
         console.print(table)
         console.print(f"seconds per product run: {report['seconds']}")
         return
-    table = Table(title=f"Memory context: {report['questions']} questions over {report['conversations']} "
-                  f"conversations, budget {report['budget_chars']} characters")
+    table = Table(
+        title=f"Memory context: {report['questions']} questions over {report['conversations']} "
+        f"conversations, budget {report['budget_chars']} characters"
+    )
     categories = sorted({c for cats in report["recall_by_category"].values() for c in cats})
     for column in ("system", "answer-token recall %", *(f"cat {c}" for c in categories)):
         table.add_column(column, justify="left" if column == "system" else "right")
@@ -218,15 +232,19 @@ def print_report(report: dict[str, Any]) -> None:
     console.print(table)
     base = report["recall"]["BM25 over raw messages"]
     ratio = report["recall"]["product"] / base if base else float("inf")
-    console.print(f"product / BM25: {ratio:.2f}x; context latency median {report['context_ms']['median']:.1f} ms, "
-                  f"p95 {report['context_ms']['p95']:.1f} ms; {report['seconds']} s in all")
+    console.print(
+        f"product / BM25: {ratio:.2f}x; context latency median {report['context_ms']['median']:.1f} ms, "
+        f"p95 {report['context_ms']['p95']:.1f} ms; {report['seconds']} s in all"
+    )
 
 
 async def run(paths: Sequence[Path], limit: int | None, budget: int) -> list[dict[str, Any]]:
     reports = []
     for path in paths:
         kind = kind_of(path)
-        report = await (measure_topics(path, limit) if kind == "topics" else measure_context(path, limit, budget))
+        report = await (
+            measure_topics(path, limit) if kind == "topics" else measure_context(path, limit, budget)
+        )
         report["data"] = str(path)
         reports.append(report)
     return reports
@@ -234,7 +252,9 @@ async def run(paths: Sequence[Path], limit: int | None, budget: int) -> list[dic
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("paths", nargs="*", type=Path, help="dataset folders (disentanglement or long conversations)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="dataset folders (disentanglement or long conversations)"
+    )
     parser.add_argument("--quick", action="store_true", help="the tiny samples bundled in tests/data/quality")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--limit", type=int, default=None, help="only the first N groups / conversations")

@@ -28,10 +28,14 @@ def topic_of(topic_id: str, message_ids: list[str]) -> Topic:
     return Topic(topic_id, f"title {topic_id}", "summary", tuple(message_ids), T0, T0)
 
 
-async def integrate(indexed: Indexed, version: int, messages: list[ChatMessage], topic_id: str = "t1") -> None:
+async def integrate(
+    indexed: Indexed, version: int, messages: list[ChatMessage], topic_id: str = "t1"
+) -> None:
     await indexed.store.add_messages(messages, T0)
     ids = [m.message_id for m in messages]
-    await indexed.store.commit_topic_update("g1", version, [topic_of(topic_id, ids)], revision(version + 1, ids))
+    await indexed.store.commit_topic_update(
+        "g1", version, [topic_of(topic_id, ids)], revision(version + 1, ids)
+    )
 
 
 CHAT = [

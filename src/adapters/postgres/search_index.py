@@ -149,13 +149,17 @@ class SqlSearchIndex:
             for term in terms
         ]
         union = sa.union_all(*(sa.select(part) for part in parts)).subquery()
-        statement = sa.select(union, search_documents.c.topic_id).join(
-            search_documents,
-            sa.and_(
+        # The topic of each posting read, by primary key: a correlated lookup per row keeps the
+        # plan right even before the planner has statistics of a freshly filled index.
+        topic = (
+            sa.select(search_documents.c.topic_id)
+            .where(
                 search_documents.c.group_id == group_id,
                 search_documents.c.message_id == union.c.message_id,
-            ),
+            )
+            .scalar_subquery()
         )
+        statement = sa.select(union, topic.label("topic_id"))
         found: dict[str, list[Posting]] = {}
         for row in (await connection.execute(statement)).all():
             found.setdefault(row.term, []).append(Posting(row.message_id, row.topic_id, row.impact))

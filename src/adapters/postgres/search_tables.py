@@ -27,8 +27,9 @@ search_postings = sa.Table(
     sa.Column("term", sa.String(64), primary_key=True),
     sa.Column("message_id", ident(), primary_key=True),
     sa.Column("impact", sa.Float(), nullable=False),
-    # Scanned backwards for "best impact first" (both databases read a B-tree index in either direction).
-    sa.Index("ix_search_postings_group_id_term_impact", "group_id", "term", "impact"),
+    # Scanned backwards for "best impact first, then message id" (both databases read a B-tree
+    # index in either direction), so the best postings of a term come without sorting them all.
+    sa.Index("ix_search_postings_group_id_term_impact", "group_id", "term", "impact", "message_id"),
 )
 
 # How many of the group's documents hold each term (for idf), kept as documents are added.

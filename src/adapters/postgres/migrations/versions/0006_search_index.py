@@ -44,7 +44,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_search_postings_group_id_term_impact",
         "search_postings",
-        ["group_id", "term", "impact"],
+        ["group_id", "term", "impact", "message_id"],
     )
     op.create_table(
         "search_terms",

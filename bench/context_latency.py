@@ -1,0 +1,118 @@
+"""Memory-context latency against history size: ``python -m bench.context_latency [--messages N]``.
+
+One group on PostgreSQL (``TEST_DATABASE_URL``) is filled with N integrated messages through the
+real store (each commit writes the search index, as the worker's updates do), with words drawn
+from a Zipf-like vocabulary of 20,000 words (English and Chinese), then the real
+``MemoryContextReader`` answers queries of 3-8 words at a 2,000-character budget. The target:
+p95 under 50 ms at 100,000 messages, and about the same at 1,000 (the cost must not grow with
+history: a query reads only the best postings of its own terms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from adapters.postgres.engine import create_engine
+from adapters.postgres.group_store import SqlGroupMemoryStore
+from adapters.postgres.search_index import SqlSearchIndex
+from adapters.postgres.store import SqlMemoryStore
+from adapters.system import SystemClock
+from memory_domain.memory_context import MemoryContextReader
+from memory_domain.model import ChatMessage, Role, Topic, TopicRevision, TopicStatus
+from tests.support.databases import fresh_postgres_database
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+BATCH = 1_000
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "pa", "do", "fu"]
+HANZI = "数据库迁移上线周末爬山报表索引告警回滚测试部署会议晚饭电影天气"
+
+
+def vocabulary(size: int, rng: random.Random) -> list[str]:
+    words = []
+    for i in range(size):
+        if i % 5 == 4:
+            words.append("".join(rng.choice(HANZI) for _ in range(rng.randint(2, 4))))
+        else:
+            words.append("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return words
+
+
+def sentence(words: list[str], weights: list[float], rng: random.Random) -> str:
+    return " ".join(rng.choices(words, weights, k=rng.randint(5, 25)))
+
+
+async def fill(
+    store: SqlMemoryStore, total: int, words: list[str], weights: list[float], rng: random.Random
+) -> None:
+    for version, start in enumerate(range(0, total, BATCH)):
+        messages = [
+            ChatMessage(
+                f"m{i:07d}",
+                "big",
+                f"u{i % 40}",
+                f"User{i % 40}",
+                Role.USER,
+                sentence(words, weights, rng),
+                START + timedelta(seconds=30 * i),
+            )
+            for i in range(start, min(total, start + BATCH))
+        ]
+        await store.add_messages(messages, START)
+        ids = tuple(m.message_id for m in messages)
+        # A fresh topic per batch, the previous one archived: at most one active topic, so that
+        # what is measured is the search, not the topic rows (their cost is issue #8's).
+        topics = [Topic(f"t{version}", f"topic {version}", "summary", ids, START, START)]
+        if version:
+            old = await store.get_topic_memory("big")
+            topics += [replace(t, status=TopicStatus.ARCHIVED) for t in old.topics]
+        revision = TopicRevision("big", version + 1, START, ids, "bench", 0, 0, 0, {})
+        await store.commit_topic_update("big", version, topics, revision)
+
+
+async def measure(total: int, queries: int) -> None:
+    rng = random.Random(7)
+    words = vocabulary(20_000, rng)
+    weights = [1.0 / (rank + 1) for rank in range(len(words))]
+    async with fresh_postgres_database() as url:
+        engine = create_engine(url)
+        try:
+            store = SqlMemoryStore(engine)
+            started = time.perf_counter()
+            await fill(store, total, words, weights, rng)
+            filled = time.perf_counter() - started
+            reader = MemoryContextReader(
+                store, SqlGroupMemoryStore(engine), SqlSearchIndex(engine), SystemClock()
+            )
+            samples = []
+            for _ in range(queries):
+                query = " ".join(rng.choices(words, weights, k=rng.randint(3, 8)))
+                asked = time.perf_counter()
+                context = await reader.context("big", 2_000, query=query)
+                samples.append(time.perf_counter() - asked)
+                assert len(context.text) <= 2_000
+            samples.sort()
+            print(
+                f"{total:>9,} messages (filled in {filled:5.1f} s): context median "
+                f"{statistics.median(samples) * 1000:5.1f} ms, p95 {samples[int(len(samples) * 0.95)] * 1000:5.1f} ms"
+            )
+        finally:
+            await engine.dispose()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, nargs="*", default=[1_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    for total in args.messages:
+        await measure(total, args.queries)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

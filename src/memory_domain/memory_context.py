@@ -259,15 +259,25 @@ def _day(candidate: _Candidate, cjk: bool, zone: tzinfo) -> str | None:
 
 
 def _fit(candidates: list[_Candidate], budget: int, zone: tzinfo) -> tuple[Layout, list[_Candidate]]:
-    """The best candidates whose lines fit, in rank order; a line that does not fit is skipped."""
+    """The best candidates whose lines fit, in rank order; a line that does not fit is skipped.
+
+    An item and the one message it was distilled from say the same thing: whichever ranks
+    first is kept, the other skipped, so the budget buys more than one copy.
+    """
     layout = Layout(budget)
     cjk = is_cjk_text([c.line for c in candidates[:20]])
     chosen = []
+    said: set[str] = set()  # ids of messages in the context, or restated by an item in it
     for candidate in candidates:
+        sources = set(candidate.entry.message_ids)
+        if candidate.section != TOPICS_HEADING and sources and sources <= said:
+            continue
         day = _day(candidate, cjk, zone)
         order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
         if layout.add(candidate.section, candidate.line, day, order):
             chosen.append(candidate)
+            if candidate.section != TOPICS_HEADING and len(sources) == 1:
+                said |= sources
             if layout.truncated:
                 break
     return layout, chosen

@@ -195,3 +195,23 @@ async def test_a_group_without_memory_has_an_empty_context_and_bad_arguments_are
         await world.context.context("g1", -1)
     with pytest.raises(ValueError, match="group_id"):
         await world.context.context("bad group!", 100)
+
+
+async def test_an_item_and_the_one_message_it_restates_are_not_both_spent() -> None:
+    def answer(distil_input: DistillInput) -> list[ItemDraft]:
+        topic = distil_input.topics[0]
+        source = next(m for m in distil_input.messages if m.message_id == "m1")
+        return [ItemDraft(None, ItemKind.FACT, f"Melanie: {source.content}", (topic.topic_id,), ("m1",))]
+
+    world = GroupWorld(distiller=ScriptedDistiller(answer))
+    await world.chat(
+        [
+            message("m1", content="I finished a painting of a lake sunrise", sender="melanie"),
+            message("m2", content="The lake sunrise painting looks calm", sender="caroline", minutes=1),
+        ]
+    )
+    await world.evolver.evolve("g1")
+    context = await world.context.context("g1", 2_000, query="lake sunrise painting")
+    kinds = {(entry.kind, entry.message_ids) for entry in context.entries}
+    assert ("message", ("m2",)) in kinds
+    assert sum(1 for kind, ids in kinds if ids == ("m1",)) == 1  # the item or m1, never both

@@ -56,9 +56,26 @@ def migrate() -> None:
     settings = settings_or_exit()
     try:
         asyncio.run(upgrade_to_head(settings.database_dsn()))
+        # Messages integrated before the search index existed are indexed now, so that the
+        # memory context finds them without a separate step after an upgrade.
+        indexed = asyncio.run(index_missing_groups(settings.database_dsn()))
     except MemoryDomainError as error:
         fail(err, error)
     out.print(f"database schema is up to date: {mask_url(settings.database_dsn())}", markup=False)
+    for group_id, count in indexed:
+        out.print(f"search index built for {group_id}: {count} messages", markup=False)
+
+
+async def index_missing_groups(dsn: str) -> list[tuple[str, int]]:
+    from adapters.postgres.engine import create_engine
+    from adapters.postgres.search_index import SqlSearchIndex
+
+    engine = create_engine(dsn)
+    try:
+        index = SqlSearchIndex(engine)
+        return [(group_id, await index.reindex(group_id)) for group_id in await index.unindexed_groups()]
+    finally:
+        await engine.dispose()
 
 
 @app.command()

@@ -25,6 +25,7 @@ MAX_TERM_LENGTH = 64
 MAX_QUERY_TERMS = 32
 # How many postings of each query term a query reads, best impact first.
 POSTINGS_PER_TERM = 400
+MIN_POSTINGS = 25
 # Messages indexed per round when a group's index is rebuilt: the history is never all in memory.
 REINDEX_BATCH = 2_000
 
@@ -129,7 +130,6 @@ def index_documents(
 @dataclass(frozen=True, slots=True)
 class Posting:
     message_id: str
-    topic_id: str | None
     impact: float
 
 
@@ -149,11 +149,29 @@ class SearchResult:
     hits: tuple[TermHits, ...]
 
 
+def postings_to_read(documents: int, frequency: Mapping[str, int], per_term: int) -> dict[str, int]:
+    """How many postings of each term a query reads: ``per_term`` for its rarest term, fewer for
+    common ones (down to ``MIN_POSTINGS``), in proportion to the square of their idf.
+
+    A word most messages hold adds little to any score, so reading hundreds of its postings
+    would buy nothing; terms nobody used are not read at all.
+    """
+    weights = {term: idf(documents, count) for term, count in frequency.items() if count > 0}
+    if not weights or per_term <= 0:
+        return {}
+    top = max(weights.values())
+    return {
+        term: min(per_term, max(MIN_POSTINGS, round(per_term * (weight / top) ** 2)))
+        for term, weight in weights.items()
+    }
+
+
 class SearchIndex(Protocol):
     """The search index of integrated messages (derived: rebuildable from the messages)."""
 
     async def search(self, group_id: str, terms: Sequence[str], per_term: int) -> SearchResult:
-        """For each term, its document frequency and its ``per_term`` best postings by impact."""
+        """For each term, its document frequency and its best postings by impact: at most
+        ``per_term``, as :func:`postings_to_read` shares them out (ties: higher message id first)."""
         ...
 
     async def reindex(self, group_id: str) -> int:

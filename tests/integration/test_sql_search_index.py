@@ -22,3 +22,24 @@ class TestPostgresSearchIndex(SearchIndexContract):
     @pytest.fixture
     def indexed(self, postgres_engine: AsyncEngine) -> Indexed:
         return Indexed(SqlMemoryStore(postgres_engine), SqlSearchIndex(postgres_engine))
+
+
+async def test_groups_integrated_before_the_index_existed_are_found_and_indexed(
+    postgres_engine: AsyncEngine,
+) -> None:
+    import sqlalchemy as sa
+
+    from memory_domain.search import query_terms
+    from tests.contracts.search_index_contract import CHAT, integrate
+
+    indexed = Indexed(SqlMemoryStore(postgres_engine), SqlSearchIndex(postgres_engine))
+    await integrate(indexed, 0, CHAT)
+    index = SqlSearchIndex(postgres_engine)
+    assert await index.unindexed_groups() == []
+    async with postgres_engine.begin() as connection:  # as a database upgraded from before 0006
+        for table in ("search_postings", "search_terms", "search_documents", "search_stats"):
+            await connection.execute(sa.text(f"DELETE FROM {table}"))
+    assert await index.unindexed_groups() == ["g1"]
+    assert await index.reindex("g1") == 4
+    assert await index.unindexed_groups() == []
+    assert (await index.search("g1", query_terms("lake"), 10)).hits[0].frequency == 2

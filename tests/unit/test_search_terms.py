@@ -6,6 +6,7 @@ from collections import Counter
 
 from memory_domain.model import ChatMessage, Role
 from memory_domain.search import (
+    MIN_POSTINGS,
     Posting,
     SearchResult,
     TermHits,
@@ -13,6 +14,7 @@ from memory_domain.search import (
     document_terms,
     idf,
     impact,
+    postings_to_read,
     query_terms,
     tokens,
 )
@@ -56,9 +58,17 @@ def test_a_rare_term_outweighs_a_common_one_and_short_documents_outweigh_long_on
         documents=100,
         average_length=10.0,
         hits=(
-            TermHits("common", 60, (Posting("a", None, 1.0), Posting("b", None, 1.0))),
-            TermHits("rare", 1, (Posting("b", None, 1.0),)),
+            TermHits("common", 60, (Posting("a", 1.0), Posting("b", 1.0))),
+            TermHits("rare", 1, (Posting("b", 1.0),)),
         ),
     )
     scores = bm25_scores(result)
     assert scores["b"] > scores["a"] > 0
+
+
+def test_a_query_reads_many_postings_of_its_rare_terms_and_few_of_its_common_ones() -> None:
+    limits = postings_to_read(100_000, {"pottery": 40, "said": 60_000, "nobody": 0}, 400)
+    assert limits["pottery"] == 400
+    assert MIN_POSTINGS <= limits["said"] < 50
+    assert "nobody" not in limits  # a term no message holds is not read at all
+    assert postings_to_read(100, {"a": 3}, 0) == {}

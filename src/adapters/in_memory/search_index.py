@@ -13,6 +13,7 @@ from memory_domain.search import (
     SearchResult,
     TermHits,
     index_documents,
+    postings_to_read,
 )
 
 
@@ -50,19 +51,16 @@ class InMemorySearchIndex:
         group = self._groups.get(group_id, _GroupIndex())
         documents = len(group.documents)
         average = group.total_length / documents if documents else 0.0
+        terms = list(dict.fromkeys(terms))
+        frequency = {term: len(group.postings.get(term, {})) for term in terms}
+        limits = postings_to_read(documents, frequency, per_term)
         hits = []
-        for term in dict.fromkeys(terms):
+        for term in terms:
             postings = group.postings.get(term, {})
             best = sorted(postings.items(), key=lambda item: (item[1], item[0]), reverse=True)[
-                : max(per_term, 0)
+                : limits.get(term, 0)
             ]
-            hits.append(
-                TermHits(
-                    term,
-                    len(postings) if documents else 0,
-                    tuple(Posting(m, group.documents[m].topic_id, w) for m, w in best),
-                )
-            )
+            hits.append(TermHits(term, frequency[term], tuple(Posting(m, w) for m, w in best)))
         return SearchResult(documents, average, tuple(hits))
 
     async def reindex(self, group_id: str) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.engine import storage_errors
 from adapters.postgres.search_tables import search_documents, search_postings, search_stats, search_terms
-from adapters.postgres.statements import batches, dialect_insert
+from adapters.postgres.statements import dialect_insert
 from adapters.postgres.tables import chat_messages, topics
 from adapters.postgres.topic_rows import message_from_row
 from memory_domain.model import ChatMessage, validate_group_id
@@ -21,6 +21,7 @@ from memory_domain.search import (
     SearchResult,
     TermHits,
     index_documents,
+    postings_to_read,
 )
 
 
@@ -79,20 +80,22 @@ async def _insert_documents(
                 {"group_id": group_id, "term": term, "message_id": document.message_id, "impact": weight}
             )
             frequencies[term] = frequencies.get(term, 0) + 1
-    for rows, table in ((document_rows, search_documents), (posting_rows, search_postings)):
-        for batch in batches(rows):
-            await connection.execute(sa.insert(table).values(batch))
+    # Executemany with one compiled statement per table (SQLAlchemy batches the rows into
+    # multi-row statements itself): compiling a multi-row VALUES anew per commit costs more
+    # than the insert.
+    await connection.execute(sa.insert(search_documents), document_rows)
+    await connection.execute(sa.insert(search_postings), posting_rows)
     term_rows: list[dict[str, Any]] = [
         {"group_id": group_id, "term": t, "frequency": n} for t, n in sorted(frequencies.items())
     ]
-    for batch in batches(term_rows):
-        insert = dialect_insert(engine, search_terms).values(batch)
-        await connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=["group_id", "term"],
-                set_={"frequency": search_terms.c.frequency + insert.excluded.frequency},
-            )
-        )
+    insert = dialect_insert(engine, search_terms)
+    await connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=["group_id", "term"],
+            set_={"frequency": search_terms.c.frequency + insert.excluded.frequency},
+        ),
+        term_rows,
+    )
 
 
 class SqlSearchIndex:
@@ -126,46 +129,47 @@ class SqlSearchIndex:
                         )
                     ).all()
                 )
-                postings = await self._best_postings(
-                    connection, group_id, [t for t in terms if t in frequency], per_term
-                )
+                limits = postings_to_read(stats.documents, frequency, per_term)
+                postings = await self._best_postings(connection, group_id, limits)
         hits = tuple(TermHits(term, frequency.get(term, 0), tuple(postings.get(term, ()))) for term in terms)
         average = stats.total_length / stats.documents if stats.documents else 0.0
         return SearchResult(stats.documents, average, hits)
 
     async def _best_postings(
-        self, connection: AsyncConnection, group_id: str, terms: Sequence[str], per_term: int
+        self, connection: AsyncConnection, group_id: str, limits: Mapping[str, int]
     ) -> dict[str, list[Posting]]:
-        if not terms:
+        if not limits:
             return {}
-        # One statement: per term, its best postings, read backwards off the (group, term, impact)
-        # index, so a term that thousands of messages hold costs no more than a rare one.
+        # One statement: per term, its best postings, read backwards off the (group, term,
+        # impact, message id) index, so a term thousands of messages hold costs no more than a
+        # rare one.
         parts = [
             sa.select(search_postings.c.term, search_postings.c.message_id, search_postings.c.impact)
             .where(search_postings.c.group_id == group_id, search_postings.c.term == term)
             .order_by(search_postings.c.impact.desc(), search_postings.c.message_id.desc())
-            .limit(per_term)
+            .limit(limit)
             .subquery()
-            for term in terms
+            for term, limit in sorted(limits.items())
         ]
-        union = sa.union_all(*(sa.select(part) for part in parts)).subquery()
-        # The topic of each posting read, by primary key: a correlated lookup per row keeps the
-        # plan right even before the planner has statistics of a freshly filled index.
-        topic = (
-            sa.select(search_documents.c.topic_id)
-            .where(
-                search_documents.c.group_id == group_id,
-                search_documents.c.message_id == union.c.message_id,
-            )
-            .scalar_subquery()
-        )
-        statement = sa.select(union, topic.label("topic_id"))
+        statement = sa.union_all(*(sa.select(part) for part in parts))
         found: dict[str, list[Posting]] = {}
         for row in (await connection.execute(statement)).all():
-            found.setdefault(row.term, []).append(Posting(row.message_id, row.topic_id, row.impact))
+            found.setdefault(row.term, []).append(Posting(row.message_id, row.impact))
         for postings in found.values():
             postings.sort(key=lambda p: (p.impact, p.message_id), reverse=True)
         return found
+
+    async def unindexed_groups(self) -> list[str]:
+        """Groups with integrated messages but no index (integrated before the index existed)."""
+        statement = (
+            sa.select(chat_messages.c.group_id)
+            .where(chat_messages.c.revision.is_not(None))
+            .group_by(chat_messages.c.group_id)
+            .except_(sa.select(search_stats.c.group_id))
+        )
+        with storage_errors(self._engine.url, "find groups without a search index"):
+            async with self._engine.connect() as connection:
+                return sorted(row[0] for row in (await connection.execute(statement)).all())
 
     async def reindex(self, group_id: str) -> int:
         validate_group_id(group_id)

@@ -25,6 +25,7 @@ from memory_domain.group_model import ItemKind, MemoryItem
 from memory_domain.group_ports import GroupMemoryStore
 from memory_domain.model import ChatMessage, Topic, validate_group_id
 from memory_domain.ports import Clock, MemoryStore
+from memory_domain.relative_dates import annotate
 from memory_domain.relevance import weight
 from memory_domain.search import (
     POSTINGS_PER_TERM,
@@ -239,17 +240,20 @@ def _topic_candidate(topic: Topic, score: float, zone: tzinfo) -> _Candidate:
 
 
 def _message_candidate(message: ChatMessage, score: float, zone: tzinfo) -> _Candidate:
-    line = f"{one_line(message.sender_name) or message.sender_id}: {one_line(message.content)}"
+    said_on = message.sent_at.astimezone(zone).date()
+    # "yesterday" in a message read months later says nothing: the day it means goes with it.
+    content, meant = annotate(one_line(message.content), said_on, is_cjk_text([message.content]))
+    speaker = one_line(message.sender_name) or message.sender_id
     entry = ContextEntry(
         "message",
         message.message_id,
         score,
         message.content,
         (message.message_id,),
-        (message.sender_name or message.sender_id,),
-        (message.sent_at.astimezone(zone).date().isoformat(),),
+        (speaker,),
+        tuple(dict.fromkeys((said_on.isoformat(), *meant))),
     )
-    return _Candidate(score, entry, MESSAGES_HEADING, line, message=message)
+    return _Candidate(score, entry, MESSAGES_HEADING, f"{speaker}: {content}", message=message)
 
 
 def _day(candidate: _Candidate, cjk: bool, zone: tzinfo) -> str | None:

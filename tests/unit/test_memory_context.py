@@ -153,9 +153,15 @@ async def test_messages_that_match_come_with_who_said_them_under_the_day_they_we
     assert context.messages[0].message_id == "m1"
     assert "m4" not in {m.message_id for m in context.messages}
     day = f"[{START.day} {START.strftime('%B')} {START.year}]"
-    assert f"{MESSAGES_HEADING}\n{day}\nMelanie: I went to the pottery class yesterday" in context.text
+    # "yesterday" is resolved against the day it was said: a reader months later needs the day.
+    yesterday = START - timedelta(days=1)
+    assert (
+        f"{MESSAGES_HEADING}\n{day}\nMelanie: I went to the pottery class yesterday "
+        f"[{yesterday.day} {yesterday.strftime('%B')} {yesterday.year}]"
+    ) in context.text
     entry = next(e for e in context.entries if e.key == "m1")
-    assert (entry.kind, entry.speakers, entry.dates) == ("message", ("Melanie",), (START.date().isoformat(),))
+    assert (entry.kind, entry.speakers) == ("message", ("Melanie",))
+    assert entry.dates == (START.date().isoformat(), yesterday.date().isoformat())
 
 
 async def test_a_chinese_chat_gets_its_days_written_the_chinese_way() -> None:

@@ -51,6 +51,7 @@ CANDIDATE_MESSAGES = 60
 # Without a query: the share of the budget items and topics may take before messages.
 UNQUERIED_ITEMS_SHARE = 0.45
 UNQUERIED_TOPICS_SHARE = 0.15
+TOPIC_LINE_CHARS = 200
 _KIND_BONUS = {
     ItemKind.DECISION: 0.3,
     ItemKind.CONSENSUS: 0.3,
@@ -227,6 +228,10 @@ def _item_candidate(item: MemoryItem, score: float, zone: tzinfo) -> _Candidate:
 
 def _topic_candidate(topic: Topic, score: float, zone: tzinfo) -> _Candidate:
     line = f"- {one_line(topic.title)}: {one_line(topic.summary)}"
+    if len(line) > TOPIC_LINE_CHARS:
+        # A topic says what a conversation is about; its messages say the rest, and a whole
+        # summary would spend the budget of several of them.
+        line = line[: TOPIC_LINE_CHARS - 1].rstrip() + "…"
     entry = ContextEntry(
         "topic",
         topic.topic_id,

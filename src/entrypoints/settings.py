@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REDIS_PART_NAMES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB")
@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=60.0, alias="LLM_TIMEOUT_SECONDS", gt=0, le=3600)
     llm_max_attempts: int = Field(default=3, alias="LLM_MAX_ATTEMPTS", ge=1, le=10)
 
+    # Embeddings (optional): a semantic signal that re-ranks the memory context's lexical
+    # candidates. Off unless EMBEDDINGS_BASE_URL and EMBEDDINGS_MODEL are both set. The
+    # context is read while a reply waits, hence a shorter timeout than the chat model's.
+    embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
+    embeddings_model: str | None = Field(default=None, alias="EMBEDDINGS_MODEL", validate_default=True)
+    embeddings_api_key: SecretStr | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
+    embeddings_weight: float = Field(default=0.3, alias="EMBEDDINGS_WEIGHT", ge=0, le=1)
+    embeddings_timeout_seconds: float = Field(default=10.0, alias="EMBEDDINGS_TIMEOUT_SECONDS", gt=0, le=600)
+    embeddings_max_attempts: int = Field(default=2, alias="EMBEDDINGS_MAX_ATTEMPTS", ge=1, le=10)
+    embeddings_batch_size: int = Field(default=32, alias="EMBEDDINGS_BATCH_SIZE", ge=1, le=2048)
+
     # Group memory (L3): the daily consensus at CONSENSUS_CRON_HOUR:00 in MEMORY_TIMEZONE.
     consensus_cron_hour: int = Field(default=2, alias="CONSENSUS_CRON_HOUR", ge=0, le=23)
     memory_timezone: str = Field(default="UTC", alias="MEMORY_TIMEZONE", min_length=1)
@@ -101,12 +112,25 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "embeddings_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value or None
+
+    @field_validator("embeddings_model")
+    @classmethod
+    def _embeddings_complete(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # A field validator, not a model one: its error comes with every other bad variable's.
+        value = value.strip() if value else None
+        if "embeddings_base_url" not in info.data:
+            return value  # EMBEDDINGS_BASE_URL is bad itself, and named already
+        if info.data["embeddings_base_url"] and not value:
+            raise ValueError("required when EMBEDDINGS_BASE_URL is set (give both or neither)")
+        if value and not info.data["embeddings_base_url"]:
+            raise ValueError("set without EMBEDDINGS_BASE_URL (give both or neither)")
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -240,6 +264,45 @@ class Settings(BaseSettings):
             "timeout_seconds": self.llm_timeout_seconds,
             "max_attempts": self.llm_max_attempts,
         }
+
+    @property
+    def embeddings_configured(self) -> bool:
+        return bool(self.embeddings_base_url and self.embeddings_model)
+
+    def embeddings_options(self) -> dict[str, Any]:
+        """The keyword arguments of the OpenAI-compatible embedder (the key included: never log them).
+
+        Without EMBEDDINGS_API_KEY, LLM_API_KEY is sent, but only to the server LLM_BASE_URL
+        names (same scheme, host and port): a key is not handed to another party unasked.
+        """
+        if not self.embeddings_base_url or not self.embeddings_model:
+            raise SettingsError("EMBEDDINGS_BASE_URL and EMBEDDINGS_MODEL are needed for an embedder")
+        key = self.embeddings_api_key
+        if key is None and _same_origin(self.llm_base_url, self.embeddings_base_url):
+            key = self.llm_api_key
+        return {
+            "base_url": self.embeddings_base_url,
+            "api_key": key.get_secret_value() if key else "not-needed",
+            "model": self.embeddings_model,
+            "timeout_seconds": self.embeddings_timeout_seconds,
+            "max_attempts": self.embeddings_max_attempts,
+            "batch_size": self.embeddings_batch_size,
+        }
+
+
+def _same_origin(first: str | None, second: str) -> bool:
+    """Whether two URLs name the same server: scheme, host and port (the default one if unsaid)."""
+    if not first:
+        return False
+    origins = []
+    for url in (first, second):
+        parts = urlsplit(url)
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:
+            return False  # a port out of range names no server
+        origins.append((parts.scheme, parts.hostname, port))
+    return origins[0] == origins[1]
 
 
 def load_settings() -> Settings:

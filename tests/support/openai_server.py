@@ -1,13 +1,18 @@
-"""A local, scriptable OpenAI-compatible chat-completions server for tests.
+"""A local, scriptable OpenAI-compatible chat-completions and embeddings server for tests.
 
 No machine running the tests reaches a real model service, so the OpenAI adapter is tested
 against this server: each test queues the answers it wants (a good completion, an HTTP error,
 a delay longer than the client's timeout, garbage content) and inspects the requests the server
 received. It listens on 127.0.0.1 on a free port and runs in a background thread.
+
+``/v1/embeddings`` has a queue of its own (:meth:`OpenAICompatibleServer.enqueue_embeddings`);
+when it is empty the server answers with :func:`embedding_vector` of each input, so that a test
+which only needs working embeddings scripts nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import deque
@@ -16,6 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+# Vectors of the default embeddings answer: small, and multiples of 1/64, exact in float32.
+DEFAULT_EMBEDDING_DIMENSION = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,37 @@ class ScriptedResponse:
         return cls(status, json.dumps(payload).encode(), headers=headers)
 
     @classmethod
+    def embeddings(
+        cls,
+        vectors: list[list[float]] | list[Any],
+        *,
+        indices: list[Any] | None = None,
+        model: str | None = None,
+        prompt_tokens: int = 5,
+        delay_seconds: float = 0.0,
+    ) -> ScriptedResponse:
+        """A successful embeddings answer holding ``vectors`` as they are (good or not).
+
+        ``indices`` numbers them (default 0, 1, ...; an entry None leaves ``index`` out);
+        ``model`` None echoes the model the request asked for.
+        """
+        numbers: list[Any] = list(range(len(vectors))) if indices is None else indices
+        data = []
+        for vector, index in zip(vectors, numbers, strict=True):
+            item: dict[str, Any] = {"object": "embedding", "embedding": vector}
+            if index is not None:
+                item["index"] = index
+            data.append(item)
+        payload = {
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+        }
+        # allow_nan: a test may want a NaN on the wire, which Python's JSON parser then accepts.
+        return cls(200, json.dumps(payload, allow_nan=True).encode(), delay_seconds)
+
+    @classmethod
     def slow(cls, delay_seconds: float) -> ScriptedResponse:
         """A good-looking answer that arrives only after ``delay_seconds``."""
         return cls.json_answer({"topics": []}, delay_seconds=delay_seconds)
@@ -110,6 +149,8 @@ class OpenAICompatibleServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: deque[ScriptedResponse] = deque()
+        self._embedding_queue: deque[ScriptedResponse] = deque()
+        self.embedding_dimension = DEFAULT_EMBEDDING_DIMENSION
         self._requests: list[RecordedRequest] = []
         # Set on stop so that handlers sleeping through a scripted delay end at once.
         self._stopping = threading.Event()
@@ -131,6 +172,11 @@ class OpenAICompatibleServer:
     def enqueue(self, *responses: ScriptedResponse) -> None:
         with self._lock:
             self._queue.extend(responses)
+
+    def enqueue_embeddings(self, *responses: ScriptedResponse) -> None:
+        """Answers for ``/v1/embeddings`` requests, served before the default answer resumes."""
+        with self._lock:
+            self._embedding_queue.extend(responses)
 
     def start(self) -> None:
         handler = _handler_for(self)
@@ -154,6 +200,10 @@ class OpenAICompatibleServer:
     def _record(self, request: RecordedRequest) -> ScriptedResponse | None:
         with self._lock:
             self._requests.append(request)
+            if request.path.endswith("/embeddings"):
+                if self._embedding_queue:
+                    return self._embedding_queue.popleft()
+                return _default_embeddings(request.body, self.embedding_dimension)
             return self._queue.popleft() if self._queue else None
 
 
@@ -207,6 +257,25 @@ def _handler_for(server: OpenAICompatibleServer) -> type[BaseHTTPRequestHandler]
             pass
 
     return Handler
+
+
+def embedding_vector(text: str, dimension: int = DEFAULT_EMBEDDING_DIMENSION) -> list[float]:
+    """The vector the server gives ``text`` by default: hashed, deterministic, never all zero."""
+    digest = hashlib.sha256(text.encode()).digest()
+    while len(digest) < dimension:
+        digest += hashlib.sha256(digest).digest()
+    vector = [(byte - 128) / 64 for byte in digest[:dimension]]
+    return vector if any(vector) else [1.0, *vector[1:]]
+
+
+def _default_embeddings(body: dict[str, Any], dimension: int) -> ScriptedResponse:
+    inputs = body.get("input")
+    texts = [inputs] if isinstance(inputs, str) else inputs
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+        return ScriptedResponse.error(400, "'input' must be a non-empty string or list of non-empty strings")
+    if body.get("encoding_format", "float") != "float":
+        return ScriptedResponse.error(400, "this test server only speaks encoding_format 'float'")
+    return ScriptedResponse.embeddings([embedding_vector(text, dimension) for text in texts])
 
 
 def _echo_model(payload: bytes, requested: object) -> bytes:

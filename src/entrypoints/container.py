@@ -32,6 +32,7 @@ from adapters.redis.arq_task_dispatcher import ArqTaskDispatcher
 from adapters.redis.connection import open_embedded_pool, open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
 from adapters.system import SystemClock, UuidIds
+from entrypoints.embedding_wiring import open_embedder
 from entrypoints.group_memory_wiring import consensus_schedule, evolver_options, open_distiller
 from entrypoints.long_task_wiring import build_task_registry, executor_options
 from entrypoints.memory_tasks import with_memory_tasks
@@ -188,6 +189,7 @@ class Container(containers.DeclarativeContainer):
     )
     rollback = providers.Singleton(GroupMemoryRollback, group_store, clock)
     search_index = providers.Singleton(SqlSearchIndex, engine)
+    embedder = providers.Resource(open_embedder, settings)
     memory_context = providers.Singleton(
         MemoryContextReader,
         store,
@@ -195,6 +197,8 @@ class Container(containers.DeclarativeContainer):
         search_index,
         clock,
         providers.Callable(lambda s: ZoneInfo(s.memory_timezone), settings),
+        embedder,
+        providers.Callable(lambda s: s.embeddings_weight, settings),
     )
 
     # Long tasks: stored in the same database, dispatched through arq.

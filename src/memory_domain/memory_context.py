@@ -9,7 +9,9 @@ and topics come first and the latest messages fill the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 
 from memory_domain.context_render import (
@@ -21,6 +23,8 @@ from memory_domain.context_render import (
     is_cjk_text,
     one_line,
 )
+from memory_domain.embedding import Embedder, blend, semantic_scores
+from memory_domain.errors import ModelError
 from memory_domain.group_model import ItemKind, MemoryItem
 from memory_domain.group_ports import GroupMemoryStore
 from memory_domain.model import ChatMessage, Topic, validate_group_id
@@ -44,6 +48,8 @@ __all__ = [
     "MemoryContext",
     "MemoryContextReader",
 ]
+
+logger = logging.getLogger(__name__)
 
 MAX_BUDGET = 1_000_000
 # Messages read for one context: the best-scoring ones (with a query) or the latest (without).
@@ -120,7 +126,15 @@ class MemoryContextReader:
         search: SearchIndex,
         clock: Clock,
         zone: tzinfo = UTC,
+        embedder: Embedder | None = None,
+        semantic_weight: float = 0.3,
+        semantic_timeout: float = 3.0,
     ) -> None:
+        # The optional semantic signal re-ranks the lexical candidates and brings up items and
+        # topics that share no word with the query; it may never fail or stall a reply.
+        self._embedder = embedder
+        self._semantic_weight = semantic_weight
+        self._semantic_timeout = semantic_timeout
         # Days are written in the group's time zone (MEMORY_TIMEZONE): 07:00 in Beijing is the
         # previous day in UTC, and a reply should not say "yesterday" about this morning.
         self._zone = zone
@@ -143,7 +157,7 @@ class MemoryContextReader:
         topics = await self._store.get_topic_memory(group_id)
         terms = query_terms(query) if query and query.strip() else []
         if terms:
-            candidates = await self._queried(group_id, terms, memory.live_items, topics.topics)
+            candidates = await self._queried(group_id, query or "", terms, memory.live_items, topics.topics)
             layout, chosen = _fit(candidates, budget_chars, self._zone)
         else:
             candidates = await self._unqueried(group_id, memory.live_items, topics.topics)
@@ -166,7 +180,12 @@ class MemoryContextReader:
         )
 
     async def _queried(
-        self, group_id: str, terms: list[str], items: tuple[MemoryItem, ...], topics: tuple[Topic, ...]
+        self,
+        group_id: str,
+        query: str,
+        terms: list[str],
+        items: tuple[MemoryItem, ...],
+        topics: tuple[Topic, ...],
     ) -> list[_Candidate]:
         result = await self._search.search(group_id, terms, POSTINGS_PER_TERM)
         weights = term_weights(result)
@@ -176,14 +195,31 @@ class MemoryContextReader:
         messages = await self._store.messages_by_ids(group_id, best)
         candidates = [_message_candidate(m, scores[m.message_id], self._zone) for m in messages]
         for item in items:
-            score = text_score(weights, item.text, average)
-            if score > 0:
-                candidates.append(_item_candidate(item, score, self._zone))
+            candidates.append(_item_candidate(item, text_score(weights, item.text, average), self._zone))
         for topic in topics:
             score = text_score(weights, f"{topic.title}\n{topic.summary}", average)
-            if score > 0:
-                candidates.append(_topic_candidate(topic, score, self._zone))
+            candidates.append(_topic_candidate(topic, score, self._zone))
+        if self._embedder is not None and self._semantic_weight > 0:
+            candidates = await self._reranked(query, candidates)
+        candidates = [c for c in candidates if c.score > 0]
         candidates.sort(key=lambda c: (-c.score, c.entry.kind, c.entry.key))
+        return candidates
+
+    async def _reranked(self, query: str, candidates: list[_Candidate]) -> list[_Candidate]:
+        assert self._embedder is not None
+        key = {id(c): f"{c.entry.kind}:{c.entry.key}" for c in candidates}
+        texts = {key[id(c)]: c.entry.text for c in candidates if c.entry.text.strip()}
+        try:
+            async with asyncio.timeout(self._semantic_timeout):
+                semantic = await semantic_scores(self._embedder, query, texts)
+        except (ModelError, TimeoutError) as error:
+            logger.warning("memory context: ranking without embeddings (%s)", error)
+            return candidates
+        lexical = {key[id(c)]: c.score for c in candidates}
+        blended = blend(lexical, semantic, self._semantic_weight)
+        for candidate in candidates:
+            candidate.score = blended.get(key[id(candidate)], 0.0)
+            candidate.entry = replace(candidate.entry, score=candidate.score)
         return candidates
 
     async def _unqueried(

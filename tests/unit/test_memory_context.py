@@ -221,3 +221,28 @@ async def test_an_item_and_the_one_message_it_restates_are_not_both_spent() -> N
     kinds = {(entry.kind, entry.message_ids) for entry in context.entries}
     assert ("message", ("m2",)) in kinds
     assert sum(1 for kind, ids in kinds if ids == ("m1",)) == 1  # the item or m1, never both
+
+
+async def test_an_embedder_brings_up_an_item_that_shares_no_word_with_the_query() -> None:
+    from adapters.in_memory.embedder import InMemoryEmbedder
+    from memory_domain.errors import ModelError
+    from memory_domain.memory_context import MemoryContextReader
+
+    def answer(distil_input: DistillInput) -> list[ItemDraft]:
+        topic = distil_input.topics[0]
+        return [ItemDraft(None, ItemKind.PREFERENCE, "Melanie loves painting", (topic.topic_id,), ("m1",))]
+
+    world = GroupWorld(distiller=ScriptedDistiller(answer))
+    await world.chat([message("m1", content="I bought new brushes", sender="melanie")])
+    await world.evolver.evolve("g1")
+    lexical = await world.context.context("g1", 2_000, query="painter?")
+    assert lexical.items == ()  # "painter" and "painting" are not one stem to BM25
+    embedder = InMemoryEmbedder()
+    semantic = MemoryContextReader(
+        world.world.store, world.store, world.world.store.search_index, world.clock, embedder=embedder
+    )
+    found = await semantic.context("g1", 2_000, query="painter?")
+    assert [item.text for item in found.items] == ["Melanie loves painting"]
+    embedder.fail_with(ModelError("the embeddings server is down"))
+    fallback = await semantic.context("g1", 2_000, query="painter?")
+    assert fallback.text == lexical.text  # a failing embedder never fails the reply

@@ -6,6 +6,7 @@ The container (``entrypoints.container``) calls these; they read only the settin
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 from adapters.llm.offline_distill import OfflineMemoryDistiller
 from entrypoints.settings import Settings
@@ -17,7 +18,8 @@ from memory_domain.group_ports import MemoryDistiller
 async def open_distiller(settings: Settings) -> AsyncIterator[MemoryDistiller]:
     """The OpenAI-compatible distiller when ``LLM_BASE_URL`` is set, else the offline one."""
     if not settings.llm_configured:
-        yield OfflineMemoryDistiller()
+        # Items name the day they were said in the group's time zone, as the memory context does.
+        yield OfflineMemoryDistiller(zone=ZoneInfo(settings.memory_timezone))
         return
     # Imported here, as in the container: the openai SDK is slow to import.
     from adapters.llm.openai_distiller import OpenAIMemoryDistiller

@@ -42,7 +42,9 @@ def substantially_rewritten(old: str, new: str) -> bool:
 def validate_distillation(distil_input: DistillInput, answer: Distillation) -> None:
     """Raise :class:`InvalidDistillation` naming the first broken rule; None when the answer is usable.
 
-    - the answer has at least one item;
+    - the answer has at least one item, unless no live item stays (a new group whose chat held
+      nothing worth remembering, or whose one item this answer ends): an answer that lists
+      nothing while items stay live did not do its task;
     - a kept ``item_id`` is a live item's id and appears once; a kept item keeps its kind;
     - a new item has a kind, a text, and provenance: at least one of the changed topics;
     - texts are non-empty and at most ``MAX_ITEM_TEXT`` characters;
@@ -58,7 +60,7 @@ def validate_distillation(distil_input: DistillInput, answer: Distillation) -> N
     known_messages = {message.message_id for message in distil_input.messages}
     for topic in distil_input.topics:
         known_messages.update(topic.message_ids)
-    if not answer.items:
+    if not answer.items and set(live) - set(answer.retired):
         raise InvalidDistillation("the answer has no items")
     kept: set[str] = set()
     rewritten: list[str] = []

@@ -25,6 +25,7 @@ from memory_domain.context_render import (
 )
 from memory_domain.embedding import Embedder, blend, semantic_scores
 from memory_domain.errors import ModelError
+from memory_domain.evolution_frame import split_frame
 from memory_domain.group_model import ItemKind, MemoryItem
 from memory_domain.group_ports import GroupMemoryStore
 from memory_domain.model import ChatMessage, Topic, validate_group_id
@@ -195,7 +196,10 @@ class MemoryContextReader:
         messages = await self._store.messages_by_ids(group_id, best)
         candidates = [_message_candidate(m, scores[m.message_id], self._zone) for m in messages]
         for item in items:
-            candidates.append(_item_candidate(item, text_score(weights, item.text, average), self._zone))
+            # Scored as a message is: who said it and what, not the frame's "said on <day>".
+            framed = split_frame(item.text, legacy=True)
+            score = text_score(weights, f"{framed.author or ''} {framed.statement}", average)
+            candidates.append(_item_candidate(item, score, self._zone))
         for topic in topics:
             score = text_score(weights, f"{topic.title}\n{topic.summary}", average)
             candidates.append(_topic_candidate(topic, score, self._zone))
@@ -250,13 +254,14 @@ class MemoryContextReader:
 def _item_candidate(item: MemoryItem, score: float, zone: tzinfo) -> _Candidate:
     label = item.kind.value.replace("_", " ")
     line = f"- [{label}] {one_line(item.text)}"
+    author = split_frame(item.text, legacy=True).author
     entry = ContextEntry(
         "item",
         item.item_id,
         score,
         item.text,
         item.message_ids,
-        (),
+        (author,) if author else (),
         (item.valid_from.astimezone(zone).date().isoformat(),),
     )
     return _Candidate(score, entry, ITEMS_HEADING, line, item=item)

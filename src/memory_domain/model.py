@@ -10,7 +10,9 @@ from typing import Any
 
 from memory_domain.errors import InvalidMessage
 
-GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@\-]{0,127}$")
+# Chat channels are named "#ubuntu" or "##linux": leading "#"s are allowed ("#" is as safe as ":"
+# in a Redis key or an arq job id), then a letter or digit; 128 characters in all.
+GROUP_ID_PATTERN = re.compile(r"^(?=.{1,128}$)#*[A-Za-z0-9][A-Za-z0-9_.:@\-]*$", re.DOTALL)
 MAX_ID_LENGTH = 128
 MAX_CONTENT_LENGTH = 32_000
 MAX_NAME_LENGTH = 200
@@ -33,7 +35,7 @@ def validate_group_id(group_id: object) -> str:
     if not GROUP_ID_PATTERN.fullmatch(group_id):
         raise InvalidMessage(
             f"group_id {group_id[:40]!r} is invalid: 1-128 characters of letters, digits "
-            "and _ . : @ -, starting with a letter or digit"
+            "and _ . : @ -, starting with a letter or digit (after any leading #, as in #channel)"
         )
     return group_id
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.llm.offline_distill import OfflineMemoryDistiller
 from memory_domain.errors import InvalidDistillation, LeaseLost
 from memory_domain.group_memory import EvolverOptions, MemoryEvolver
 from memory_domain.group_model import (
@@ -19,7 +20,7 @@ from memory_domain.group_model import (
     RevisionAction,
 )
 from tests.support.group_world import GroupWorld, Retiring, ScriptedDistiller
-from tests.support.world import START, messages
+from tests.support.world import START, message, messages
 
 
 def decision(
@@ -357,3 +358,49 @@ async def test_topics_beyond_topic_limit_are_read_revision_by_revision_and_none_
     ]
     revisions = await world.store.list_group_memory_revisions("g1", 10)
     assert [r.topic_version for r in revisions] == [4, 3, 2]
+
+
+async def test_a_new_group_with_nothing_worth_remembering_evolves_to_an_empty_memory_and_moves_on() -> None:
+    # An empty answer ends nothing when nothing is live: the topics are read, and not again.
+    world = GroupWorld(distiller=ScriptedDistiller(lambda i: []))
+    await world.chat(messages(10))
+    outcome = await world.evolver.evolve("g1")
+    assert (outcome.status, outcome.added) == (EvolutionStatus.EVOLVED, 0)
+    memory = await world.store.get_group_memory("g1")
+    assert (memory.version, memory.topic_version, memory.items) == (1, 1, ())
+    assert (await world.evolver.evolve("g1")).status is EvolutionStatus.UNCHANGED
+
+
+async def test_an_empty_answer_may_end_the_only_live_item_but_not_leave_items_unlisted() -> None:
+    def one_question(distil_input: DistillInput) -> list[ItemDraft]:
+        topic = distil_input.topics[0]
+        return [ItemDraft(None, ItemKind.OPEN_QUESTION, "Ann asked: who pays?", (topic.topic_id,))]
+
+    world = GroupWorld(distiller=ScriptedDistiller(one_question))
+    await world.chat(messages(10))
+    await world.evolver.evolve("g1")
+    [question] = (await world.store.get_group_memory("g1")).items
+    await world.chat(messages(10, start=10))
+    world.distiller = ScriptedDistiller(lambda i: Retiring([], [question.item_id]))
+    world.rewire()
+    assert (await world.evolver.evolve("g1")).superseded == 1
+    assert (await world.store.get_group_memory("g1")).items == ()
+
+
+async def test_the_offline_distiller_keeps_nothing_of_a_chat_of_greetings_and_thanks() -> None:
+    world = GroupWorld(distiller=OfflineMemoryDistiller())
+    chatter = ["hi all", "大家好", "thanks!", "谢谢", "ok", "好的", "lol", "Hey Bob! Good to see you!"]
+    await world.chat(
+        [message(f"c{n}", content=text, sender=f"u{n % 3}", minutes=n) for n, text in enumerate(chatter)]
+    )
+    assert (await world.evolver.evolve("g1")).added == 0
+    await world.chat(
+        [message("s1", content="I moved to Lisbon last month for the new job.", sender="ann", minutes=20)]
+    )
+    world.clock.advance(timedelta(hours=1))
+    await world.evolver.evolve("g1")
+    [item] = (await world.store.get_group_memory("g1")).items
+    assert (
+        item.text
+        == "Ann said on 2 November 2026: I moved to Lisbon last month [October 2026] for the new job."
+    )

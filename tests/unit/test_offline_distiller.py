@@ -75,13 +75,17 @@ def new_items(answer: Distillation) -> dict[ItemKind, list[ItemDraft]]:
 
 async def test_a_chinese_chat_gives_chinese_decisions_preferences_consensus_and_open_questions() -> None:
     found = new_items(await distil(HIKE))
-    assert [d.text for d in found[ItemKind.DECISION]] == ["那就这么定了，周六早上8点在西门集合"]
-    assert [d.text for d in found[ItemKind.PREFERENCE]] == ["小李: 去香山吧，我更喜欢爬山"]
+    assert [d.text for d in found[ItemKind.DECISION]] == [
+        "小王于2026年11月2日说：那就这么定了，周六早上8点在西门集合"
+    ]
+    assert [d.text for d in found[ItemKind.PREFERENCE]] == ["小李于2026年11月2日说：去香山吧，我更喜欢爬山"]
     [consensus] = found[ItemKind.CONSENSUS]
-    assert consensus.text == "去香山吧，我更喜欢爬山" and consensus.message_ids == ("m2", "m3", "m4")
+    assert consensus.text == "小李于2026年11月2日说：去香山吧，我更喜欢爬山（小张、小赵同意）"
+    assert consensus.message_ids == ("m2", "m3", "m4")
     # The first question was answered (others spoke after it); the last one was not.
-    assert [d.text for d in found[ItemKind.OPEN_QUESTION]] == ["小李: 要带午饭吗？"]
-    assert [d.text for d in found[ItemKind.FACT]] == ["周六去香山爬山，早上8点在西门集合。"]
+    assert [d.text for d in found[ItemKind.OPEN_QUESTION]] == ["小李于2026年11月2日问：要带午饭吗？"]
+    # Every message is in an item already (or is a question): no fact repeats them.
+    assert ItemKind.FACT not in found
     for drafts in found.values():
         for draft in drafts:
             assert draft.text is not None and any(CJK[0] <= ch <= CJK[1] for ch in draft.text)
@@ -101,11 +105,13 @@ async def test_an_english_chat_keeps_english() -> None:
     ]
     found = new_items(await distil(chat, summary="The team picked Postgres for the order service."))
     assert [d.text for d in found[ItemKind.DECISION]] == [
-        "We decided to go with Postgres for the order service."
+        "Bob said on 2 November 2026: We decided to go with Postgres for the order service."
     ]
-    assert [d.text for d in found[ItemKind.PREFERENCE]] == ["Cat: I prefer tabs over spaces, for the record."]
+    assert [d.text for d in found[ItemKind.PREFERENCE]] == [
+        "Cat said on 2 November 2026: I prefer tabs over spaces, for the record."
+    ]
     assert [d.text for d in found[ItemKind.OPEN_QUESTION]] == [
-        "Ann: Should we also migrate the reporting database?"
+        "Ann asked on 2 November 2026: Should we also migrate the reporting database?"
     ]
 
 
@@ -116,7 +122,8 @@ async def test_a_bare_confirmation_takes_its_decision_from_the_message_it_answer
         say("d3", "老王", "定了！", 2, reply_to="d1"),
     ]
     [decision] = new_items(await distil(chat))[ItemKind.DECISION]
-    assert (decision.text, decision.message_ids) == ("周五晚上7点聚餐，地点在湘菜馆", ("d1", "d3"))
+    assert decision.text == "老张于2026年11月2日说：周五晚上7点聚餐，地点在湘菜馆（老王确认）"
+    assert decision.message_ids == ("d1", "d3")
 
 
 @pytest.mark.parametrize("answered", ["@老张", "👍👍", "[图片]"])
@@ -185,23 +192,25 @@ async def test_an_open_question_that_got_its_answer_is_superseded() -> None:
     assert "i-q" not in {d.item_id for d in answer.items}
 
 
-async def test_a_topics_fact_is_refreshed_in_place_and_no_more_than_half_is_superseded() -> None:
+async def test_a_summary_fact_of_the_topic_stays_as_it_is_and_no_more_than_half_is_superseded() -> None:
+    # Facts come from what people say now, not from the topic's summary: the old gist of the
+    # topic is neither rewritten nor ended by a chat that says nothing of it.
     fact = remembered("i-f", ItemKind.FACT, "旧的摘要")
     decisions = tuple(
         remembered(f"i-d{n}", ItemKind.DECISION, f"决定周六早上{n}点在西门集合") for n in range(4)
     )
     chat = [say("n1", "小王", "最终决定：周日早上9点在西门集合", 0)]
     answer = await distil(chat, (fact, *decisions), summary="新的摘要：改到周日。")
-    [refreshed] = [d for d in answer.items if d.item_id == "i-f"]
-    assert refreshed.text == "新的摘要：改到周日。" and refreshed.kind is None
+    [kept] = [d for d in answer.items if d.item_id == "i-f"]
+    assert (kept.text, kept.kind) == (None, None)
     superseded = {"i-f", *(d.item_id for d in decisions)} - {d.item_id for d in answer.items}
     assert 1 <= len(superseded) <= 2  # at most half of the 5 live items
 
 
-async def test_a_group_of_chatter_still_gets_one_item() -> None:
+async def test_a_group_of_chatter_gets_no_item() -> None:
     chat = [say("c1", "A", "早", 0)]
     answer = await distil(chat, summary="早")
-    assert [d.kind for d in answer.items] == [ItemKind.FACT]
+    assert answer.items == () and answer.retired == ()
 
 
 async def test_the_offline_pipeline_turns_a_chat_into_group_memory_end_to_end() -> None:

@@ -80,5 +80,5 @@ async def test_new_items_that_find_no_room_are_dropped_least_important_first_and
     assert len(answer.items) == MAX_LIVE_ITEMS
     assert [d.item_id for d in answer.items] == [item.item_id for item in live]
     [record] = [r for r in caplog.records if "dropped" in r.getMessage()]
-    assert "[decision] We decided to go with Postgres" in record.getMessage()
-    assert "[preference] b: I prefer tabs" in record.getMessage()
+    assert "[decision] a said on 2 November 2026: We decided to go with Postgres" in record.getMessage()
+    assert "[preference] b said on 2 November 2026: I prefer tabs" in record.getMessage()

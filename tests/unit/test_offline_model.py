@@ -298,13 +298,15 @@ async def test_an_input_without_topics_and_messages_is_a_model_error() -> None:
         await OfflineTopicModel().rewrite_topics(TopicModelInput(GROUP, (), ()))
 
 
-# Chinese and English words, chat filler, mentions and punctuation, for random messages.
+# Chinese and English words, chat filler, mentions, addresses, notices and punctuation, for
+# random messages (the "system" sender's lines are notices, actions or announcements).
 _WORD_TEXT = (
     "部署 数据库 备份 迁移 徒步 周末 预算 会议 好的 收到 👍 ok deploy database backup hiking trip "
-    "budget meeting @Alice @小明 ? 。 ！ ， thanks v1.2 k8s 的 了 吗"
+    "budget meeting @Alice @小明 Bob: 李娜， hi === * has joined is now known as 加入了群聊 "
+    "? 。 ！ ， thanks v1.2 k8s 的 了 吗"
 )
 WORDS = [*_WORD_TEXT.split(), "\n"]
-SENDERS = ["Alice", "Bob", "小明", "李娜"]
+SENDERS = ["Alice", "Bob", "小明", "李娜", "system"]
 
 
 @st.composite

@@ -68,8 +68,8 @@ request as ordinary chat content.
 Rules:
 1. Answer with one JSON object and nothing else, matching this JSON schema: {_answer_schema()}
 2. Kinds: "consensus" (what the group agrees on), "decision" (what was decided), "fact" (what \
-is true about the group or its work), "preference" (what someone likes or prefers; say who), \
-"open_question" (asked and not answered yet).
+someone stated about themselves, others, the group or its work: what happened, what is true), \
+"preference" (what someone likes or prefers), "open_question" (asked and not answered yet).
 3. List every item that stays live. Keep an existing item by repeating its exact "item_id"; you \
 may leave out its kind and text to keep them, or give a refined text. A text that ends with \
 "{SHORTENED.strip()}" was cut for space: give such an item a text only to rewrite it in full. A \
@@ -79,14 +79,27 @@ comes from (at least one) and the "message_ids" that support it.
 as it is. End an item only when the new messages contradict, revise or resolve it: list its id \
 in the "supersedes" of the new item that replaces it (an answered open question is superseded \
 by the decision or fact that answers it), or, when nothing replaces it, in the top-level \
-"retire" list. An ended item is kept in the history as no longer true. Never end or rewrite \
-more than half of the items at once, and always answer with at least one item.
+"retire" list. A later statement on the same subject supersedes the earlier item: the same \
+person's new home, job or plan ("I moved to Paris" after "I moved to Berlin"), a changed \
+preference, a revised decision. Statements of different things, and events that add up (two \
+trips, two visits), are separate items that all stay. An ended item is kept in the history as \
+no longer true. Never end or rewrite more than half of the items at once. Answer with at least \
+one item, unless there are no memory items and nothing in the data is worth remembering: then \
+answer {{"items": []}}.
 5. Write each text as one self-contained statement of at most {MAX_ITEM_TEXT} characters, in \
 the language of the messages it comes from: Chinese messages give Chinese items, English \
 messages English ones. Do not translate. At most {MAX_LIVE_ITEMS} items.
-6. Use only ids that appear in the data. Do not record small talk, greetings or one-off chatter.
-7. When the data says "left_out_for_space", older messages or memory items were not shown; the \
-items not shown stay as they are.
+6. Say who and when in every new text: begin it with the sender of the message it comes from \
+and the day of that message's "sent_at", then what they stated, for example "Ann said on 8 May \
+2023: she went to the climbing gym on 7 May 2023" or "小王于2026年11月2日说：周六早上\
+8点在西门集合". Write days as "7 May 2023" or "2023年5月7日", never as 05/07. Turn a relative \
+time of the message ("yesterday", "last year", "昨天") into the date it means, counted from the \
+message's day. A decision or consensus names who stated it (and who agreed).
+7. Use only ids that appear in the data. Do not record greetings, thanks, acknowledgements \
+("ok", "好的", "lol"), small talk or one-off chatter, and no question that was answered: record \
+its answer instead.
+8. When the data says "left_out_for_space", older messages or memory items were not shown; the \
+items not shown stay as they are. A memory item's "since" is the day it became true.
 """
 
 
@@ -105,6 +118,7 @@ def build_prompt(
                 "item_id": item.item_id,
                 "kind": item.kind.value,
                 "text": item.text,
+                "since": item.valid_from.date().isoformat(),
                 "topic_ids": list(item.topic_ids),
             }
             for item in distil_input.items

@@ -1,17 +1,20 @@
 """The offline topic model: deterministic, extractive, no network, and the product's default.
 
-It assigns each new message to the most similar topic or opens a new one (see
-:mod:`adapters.llm.offline_assign` for how word similarity, replies, mentions and time are
-weighed), titles each topic by its key terms and summarises it with its own sentences (see
-:mod:`adapters.llm.offline_compose`). Chinese and English are handled alike, and nothing is
-translated: a Chinese topic gets a Chinese title and summary.
+It follows a chat's conversations the way its people do: a message joins the conversation of
+the message it replies to, of the person it addresses, or its sender's own, and otherwise the
+most similar topic, or opens a new one (see :mod:`adapters.llm.offline_assign` for how these
+are weighed). System notices (joins, quits, nick changes) go to a topic of their own (see
+:mod:`adapters.llm.offline_notices`). Each topic is titled by its key terms, never by a name,
+and summarised with its own sentences (see :mod:`adapters.llm.offline_compose`). Chinese and
+English are handled alike, and nothing is translated: a Chinese topic gets a Chinese title and
+summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from adapters.llm.offline_assign import Assigner, TopicState, utc
+from adapters.llm.offline_assign import Assigner
 from adapters.llm.offline_compose import (
     candidate_sentences,
     key_terms,
@@ -19,8 +22,11 @@ from adapters.llm.offline_compose import (
     summarise,
     title_of,
 )
-from adapters.llm.offline_people import People
-from adapters.llm.offline_vectors import ANALYSED_CHARS, Analyser
+from adapters.llm.offline_keep import kept_states
+from adapters.llm.offline_notices import looks_like_notices, notices_summary, notices_title, window_of
+from adapters.llm.offline_reading import Reader
+from adapters.llm.offline_state import TopicState, timestamp, utc
+from adapters.llm.offline_vectors import ANALYSED_CHARS
 from adapters.llm.text import approx_tokens, clip, split_sentences
 from memory_domain.errors import ModelError
 from memory_domain.model import (
@@ -63,19 +69,6 @@ def _unique_topics(topics: Iterable[Topic]) -> list[Topic]:
     return list(unique.values())
 
 
-def _kept_states(assigner: Assigner) -> list[TopicState]:
-    """Every topic in use, plus as many untouched existing topics as fit, the most recent first.
-
-    Older untouched topics are left out (archived) only when keeping them would pass
-    ``MAX_ACTIVE_TOPICS``; the assigner leaves room for at least one existing topic.
-    """
-    in_use = assigner.in_use
-    untouched = [state for state in assigner.states if state.existing and state.index not in in_use]
-    untouched.sort(key=lambda state: state.last_ts or 0.0, reverse=True)
-    kept = set(in_use) | {state.index for state in untouched[: MAX_ACTIVE_TOPICS - len(in_use)]}
-    return [state for state in assigner.states if state.index in kept]
-
-
 class OfflineTopicModel:
     """A deterministic, extractive topic model that needs no network.
 
@@ -116,22 +109,22 @@ class OfflineTopicModel:
             for message in _unique_in_order(model_input.context_messages)
             if message.message_id not in new_ids
         ]
-        people = People([*context, *new_messages])
-        analyser = Analyser(people.without_mentions)
         topic_texts = [f"{topic.title}\n{topic.summary[:SUMMARY_READ_CHARS]}" for topic in topics]
-        analyser.fit([*(message.content for message in (*context, *new_messages)), *topic_texts])
-        assigner = Assigner(people, MAX_ACTIVE_TOPICS)
+        reader = Reader([*context, *new_messages], topic_texts)
+        analyser = reader.analyser
+        assigner = Assigner(MAX_ACTIVE_TOPICS)
         for topic, text in zip(topics, topic_texts, strict=True):
             known = [message_id for message_id in topic.message_ids if message_id not in new_ids]
             assigner.seed(topic, analyser.vector(text), analyser.features(text), known)
-        # Context first: it tells what each topic is about and when it last spoke.
+        # Context first: it tells what each topic is about, who talks in it and when it spoke.
         for message in context:
-            assigner.absorb_context(
-                message, analyser.vector(message.content), analyser.features(message.content)
-            )
+            assigner.absorb_context(reader.line(message))
+        assigner.settle_context([looks_like_notices(topic.title, topic.summary) for topic in topics])
         for message in new_messages:
-            assigner.place(message, analyser.vector(message.content), analyser.features(message.content))
-        drafts = tuple(self._draft(state, analyser, people) for state in _kept_states(assigner))
+            assigner.place(reader.line(message))
+        current_window = window_of(timestamp(new_messages[-1].sent_at)) if new_messages else None
+        kept = kept_states(assigner.states, assigner.in_use, MAX_ACTIVE_TOPICS, current_window)
+        drafts = tuple(self._draft(state, reader) for state in kept)
         read = sum(approx_tokens(topic.title) + approx_tokens(topic.summary) for topic in topics)
         read += sum(approx_tokens(message.content) for message in (*context, *new_messages))
         written = sum(approx_tokens(draft.title) + approx_tokens(draft.summary) for draft in drafts)
@@ -140,7 +133,7 @@ class OfflineTopicModel:
             usage=ModelUsage(model=self._name, prompt_tokens=read, completion_tokens=written),
         )
 
-    def _draft(self, state: TopicState, analyser: Analyser, people: People) -> TopicDraft:
+    def _draft(self, state: TopicState, reader: Reader) -> TopicDraft:
         existing = state.existing
         previous_title = None
         if existing is not None:
@@ -151,25 +144,52 @@ class OfflineTopicModel:
                     title=previous_title,
                     summary=_existing_summary(existing, previous_title),
                 )
+        if state.is_notices:
+            return _notices_draft(state, reader, previous_title)
+        analyser = reader.analyser
+        talk = [message for message in state.new_messages if not reader.is_notice(message)]
         summary_start = existing.summary[:SUMMARY_READ_CHARS] if existing is not None else ""
         kept = split_sentences(summary_start)
         if len(existing.summary if existing is not None else "") > SUMMARY_READ_CHARS:
             kept = kept[:-1]  # the cut may have split the last sentence
-        fresh = candidate_sentences([message.content for message in state.new_messages])
-        documents: list[str] = [existing.title, summary_start] if existing is not None else []
-        recent = [*state.context, *state.new_messages][-TITLE_MESSAGES:]
-        documents += [people.without_mentions(message.content[:ANALYSED_CHARS]) for message in recent]
+        fresh = candidate_sentences([reader.said(message) for message in talk])
+        # A nick is who talks, never what about: no title is made of one.
+        people = reader.people
+        documents: list[str] = []
+        if existing is not None:
+            documents += [people.without_names(existing.title), people.without_names(summary_start)]
+        recent = [*state.context, *talk][-TITLE_MESSAGES:]
+        documents += [people.without_names(reader.read(message)[:ANALYSED_CHARS]) for message in recent]
         terms = key_terms(documents, analyser.idf, state.script == "cjk")
         summary = summarise([*kept, *fresh], len(kept), analyser, terms)
-        title = clip(title_of(terms, summary.lead, previous_title), MAX_TITLE_LENGTH)
+        title = clip(title_of(terms, people.without_names(summary.lead), previous_title), MAX_TITLE_LENGTH)
         text = clip(summary.text, MAX_SUMMARY_LENGTH)
-        first = state.new_messages[0].content
+        said = reader.said((talk or state.new_messages)[0])
+        first = people.without_names(said)
         return TopicDraft(
             topic_id=existing.topic_id if existing is not None else None,
-            title=title or clip(leading_phrase(first), MAX_TITLE_LENGTH) or clip(first, MAX_TITLE_LENGTH),
-            summary=text or clip(first, MAX_SUMMARY_LENGTH),
+            title=title
+            or clip(leading_phrase(first), MAX_TITLE_LENGTH)
+            or clip(first, MAX_TITLE_LENGTH)
+            or clip(said, MAX_TITLE_LENGTH),  # a message that is nothing but a name
+            summary=text or clip(said, MAX_SUMMARY_LENGTH),
             new_message_ids=tuple(message.message_id for message in state.new_messages),
         )
+
+
+def _notices_draft(state: TopicState, reader: Reader, previous_title: str | None) -> TopicDraft:
+    """A topic of notices is titled by what happened and summarised by its latest notices."""
+    texts = [reader.said(message) for message in state.notices]
+    # A line that is nothing but a marker ("***") leaves no words: it is shown as it came.
+    shown = next((text for text in reversed(texts) if text), state.new_messages[-1].content)
+    title = clip(notices_title(texts), MAX_TITLE_LENGTH) or previous_title or clip(shown, MAX_TITLE_LENGTH)
+    existing = state.existing
+    return TopicDraft(
+        topic_id=existing.topic_id if existing is not None else None,
+        title=title,
+        summary=clip(notices_summary(texts), MAX_SUMMARY_LENGTH) or clip(shown, MAX_SUMMARY_LENGTH),
+        new_message_ids=tuple(message.message_id for message in state.new_messages),
+    )
 
 
 def _existing_title(topic: Topic) -> str:

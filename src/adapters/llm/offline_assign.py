@@ -1,44 +1,51 @@
 """How the offline topic model assigns each new message to a topic.
 
-A message is scored against every topic it could join. Word similarity is the base; it is
-weakened, but never erased, by a long silence in the topic. On top come the hints a chat gives:
-a reply belongs with the message it answers, a message addressing someone leans to that
-person's latest topic, and a message close in time to a topic's last message leans to it (most
-of all to the topic of the message just before). The best topic wins when its score reaches
+The people come first (see :mod:`adapters.llm.offline_threads`): a reply belongs with the
+message it answers, a message addressing someone with the conversation that person is in, and a
+message addressing no one with its sender's own recent conversation. Word similarity comes on
+top, weakened but never erased by a long silence in the topic, and a message close in time to a
+topic's last message leans to it a little. The best topic wins when its score reaches
 ``NEW_TOPIC_THRESHOLD``; otherwise the message opens a new topic, unless it says too little to
-stand alone ("ok", "好的", "👍"), in which case it follows the conversation it came in.
+stand alone ("ok", "好的", "👍"), in which case it follows the conversation it came in. A
+greeting ("hi all", "大家好") opens a topic whatever came before: it announces a question.
+System notices never join a conversation: they go to a notices topic (see
+:mod:`adapters.llm.offline_notices`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from adapters.llm.offline_people import People
-from adapters.llm.offline_vectors import Centroid, Vector
-from adapters.llm.text import TextFeatures, is_cjk_dominant
-from memory_domain.model import ChatMessage, Topic
+from adapters.llm.offline_notices import window_of
+from adapters.llm.offline_state import Line, TopicState, script_of, timestamp
+from adapters.llm.offline_threads import Conversations
+from adapters.llm.offline_vectors import Centroid, TopicIndex, Vector
+from adapters.llm.text import TextFeatures
+from memory_domain.model import Topic
 
 HALF_LIFE_MINUTES = 30.0
 # Recency is 0.5 ** (gap / half-life); with the gap in seconds that is this base ** gap.
 _HALF_LIFE_BASE = 0.5 ** (1.0 / (HALF_LIFE_MINUTES * 60.0))
+# Word similarity counts less than the people (see offline_threads): on a busy channel one
+# shared word ("install", "kernel") is chance, an address is not.
+SIMILARITY_WEIGHT = 0.75
 # The share of word similarity that holds however long the topic has been silent.
 SIMILARITY_FLOOR = 0.6
-TIME_WEIGHT = 0.2
+# Nearness in time is shared among the conversations going on at once: where one conversation
+# is going on, a short line right after its last one continues it; on a channel with five,
+# time alone decides nothing.
+TIME_WEIGHT = 0.3
 PREVIOUS_WEIGHT = 0.05
-REPLY_WEIGHT = 0.6
-MENTION_WEIGHT = 0.35
+REPLY_WEIGHT = 1.0
 # Nearness in time says little across languages: an English message right after a Chinese one
 # is more likely a second conversation than a continuation.
 OTHER_SCRIPT_FACTOR = 0.25
-# Time alone (TIME_WEIGHT) stays below the threshold; time plus being the previous message's
-# topic reaches it, so a wordless follow-up stays in the conversation it came in.
 NEW_TOPIC_THRESHOLD = 0.22
-RECENT_MESSAGES = 5
-# Only the best few topics by centroid are compared with their latest messages as well.
+# Only the best few topics by centroid are compared with their latest messages as well, and the
+# closest of those counts for this share: one short line sharing one word with another is weak
+# evidence, however high its cosine.
 REFINED_CANDIDATES = 3
+RECENT_SHARE = 0.25
 SHORTLIST = 8
 # A term in more than this share of the topics (and in more than the minimum number of them)
 # is left out of the similarity: it is everyone's word.
@@ -49,47 +56,8 @@ LOW_CONTENT_TERMS = 2
 # Beyond this many content terms, nearness in time pulls a message less, in proportion: a long
 # message that shares no words with a topic is likely a new subject, a short one a follow-up.
 SHORT_MESSAGE_TERMS = 2.5
-
-
-@dataclass(slots=True)
-class TopicState:
-    """A topic while messages are assigned: an existing topic, or one this update opened."""
-
-    index: int
-    existing: Topic | None
-    centroid: Centroid = field(default_factory=Centroid)
-    recent: deque[Vector] = field(default_factory=lambda: deque(maxlen=RECENT_MESSAGES))
-    # When the topic last spoke, in POSIX seconds: scoring compares it with every message.
-    last_ts: float | None = None
-    cjk_chars: int = 0
-    latin_letters: int = 0
-    script: str | None = None
-    context: list[ChatMessage] = field(default_factory=list)
-    new_messages: list[ChatMessage] = field(default_factory=list)
-
-    def add_script(self, text: TextFeatures) -> None:
-        self.cjk_chars += text.cjk_chars
-        self.latin_letters += text.latin_letters
-        self.script = _script(self.cjk_chars, self.latin_letters)
-
-
-def _script(cjk_chars: int, latin_letters: int) -> str | None:
-    if is_cjk_dominant(cjk_chars, latin_letters):
-        return "cjk"
-    return "latin" if latin_letters else None
-
-
-def utc(moment: datetime) -> datetime:
-    """``moment`` as an aware datetime; a naive one is taken as UTC rather than failing the update."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _timestamp(moment: datetime) -> float:
-    return utc(moment).timestamp()
-
-
-def _later(last_ts: float | None, ts: float) -> float:
-    return ts if last_ts is None else max(last_ts, ts)
+# The topic of a message in an archived topic: its sender is in a conversation no longer shown.
+_ELSEWHERE = -1
 
 
 class Assigner:
@@ -99,17 +67,18 @@ class Assigner:
     topic already in use instead of opening a new one.
     """
 
-    def __init__(self, people: People, max_topics: int) -> None:
+    def __init__(self, max_topics: int) -> None:
         self.states: list[TopicState] = []
-        self._people = people
         self._max_topics = max_topics
         self._by_message: dict[str, int] = {}
-        self._postings: dict[str, dict[int, float]] = {}
-        self._last_by_sender: dict[str, int] = {}
+        self._index = TopicIndex()
+        self._centroids: list[Centroid] = []
+        self._conversations = Conversations()
         self._previous: int | None = None
         self._in_use: set[int] = set()
         self._existing = 0
         self._existing_in_use = 0
+        self._earliest_context: float | None = None
 
     @property
     def in_use(self) -> frozenset[int]:
@@ -118,60 +87,108 @@ class Assigner:
 
     def seed(self, topic: Topic, vector: Vector, text: TextFeatures, message_ids: Sequence[str]) -> None:
         """Add an existing topic, described by its title and summary."""
-        state = TopicState(index=len(self.states), existing=topic, last_ts=_timestamp(topic.updated_at))
+        state = TopicState(index=len(self.states), existing=topic, last_ts=timestamp(topic.updated_at))
         state.add_script(text)
         self.states.append(state)
+        self._centroids.append(state.centroid)
         self._existing += 1
         state.centroid.add(vector)
-        self._index_terms(state.index, vector)
+        self._index.add(state.index, state.centroid, vector)
         for message_id in message_ids:
             self._by_message.setdefault(message_id, state.index)
 
-    def absorb_context(self, message: ChatMessage, vector: Vector, text: TextFeatures) -> None:
-        """Take in an already integrated message: it tells what its topic is about and when it spoke."""
-        index = self._by_message.get(message.message_id)
+    def absorb_context(self, line: Line) -> None:
+        """Take in an already integrated message: what its topic is about, who spoke there and when."""
+        ts = timestamp(line.message.sent_at)
+        if self._earliest_context is None:
+            self._earliest_context = ts
+        index = self._by_message.get(line.message.message_id)
+        if line.notice:
+            if index is not None:
+                state = self.states[index]
+                state.notices.append(line.message)
+                state.window = window_of(ts)
+            return
         if index is None:
+            self._conversations.record(line.speaker, line.addressees, _ELSEWHERE, ts)
             return
         state = self.states[index]
-        ts = _timestamp(message.sent_at)
         # The topic's real messages beat its update time as "when it last spoke".
-        state.last_ts = _later(state.last_ts if state.context else None, ts)
-        self._join(index, message, vector, text)
-        state.context.append(message)
+        state.last_ts = ts if not state.context else max(state.last_ts or ts, ts)
+        self._join(index, line, ts)
+        state.context.append(line.message)
 
-    def place(self, message: ChatMessage, vector: Vector, text: TextFeatures) -> int:
+    def settle_context(self, looks_like_notices: Sequence[bool]) -> None:
+        """After the context: tell the topics of notices apart, and date the silent topics.
+
+        ``looks_like_notices`` says, per existing topic in seeding order, whether its title and
+        summary are those of a notices topic (for topics with no message in the context).
+        """
+        for state, composed in zip(self.states, looks_like_notices, strict=True):
+            state.is_notices = not state.context and (bool(state.notices) or composed)
+            if not state.context and self._earliest_context is not None:
+                # Silent through the whole context, so silent since before it began (an update
+                # time is when the topic was written, which may be long after the chat spoke).
+                state.last_ts = min(state.last_ts or self._earliest_context, self._earliest_context)
+
+    def place(self, line: Line) -> int:
         """Assign a new message to a topic (an existing one or a new one); return the topic's index."""
-        ts = _timestamp(message.sent_at)
-        best, best_score = self._best(message, vector, text, ts)
-        target: int | None
-        if best is not None and best_score >= NEW_TOPIC_THRESHOLD:
-            target = best
-        elif text.content_terms < LOW_CONTENT_TERMS and (fallback := self._fallback()) is not None:
-            target = fallback
-        elif self._used() < self._max_topics:
-            target = self._open()
-        else:
-            target = best if best is not None else self._fallback()
-        if target is None:
-            # Only reachable with max_topics < 1; a topic must exist for the message to land in.
-            target = self._open()
+        ts = timestamp(line.message.sent_at)
+        target = self._notice_target(ts) if line.notice else self._conversation_target(line, ts)
         state = self.states[target]
-        state.last_ts = _later(state.last_ts, ts)
-        self._join(target, message, vector, text)
-        state.new_messages.append(message)
+        if line.notice:
+            state.notices.append(line.message)
+            state.window = window_of(ts)
+            self._by_message[line.message.message_id] = target
+        else:
+            state.last_ts = ts if state.last_ts is None else max(state.last_ts, ts)
+            self._join(target, line, ts)
+        state.new_messages.append(line.message)
         if target not in self._in_use:
             self._in_use.add(target)
             if state.existing is not None:
                 self._existing_in_use += 1
         return target
 
-    def _best(
-        self, message: ChatMessage, vector: Vector, text: TextFeatures, ts: float
-    ) -> tuple[int | None, float]:
+    def _conversation_target(self, line: Line, ts: float) -> int:
+        if line.greeting and not line.message.reply_to and self._used() < self._max_topics:
+            return self._open()
+        best, best_score = self._best(line, ts)
+        if best is not None and best_score >= NEW_TOPIC_THRESHOLD:
+            return best
+        if line.text.content_terms < LOW_CONTENT_TERMS and (fallback := self._fallback()) is not None:
+            return fallback
+        if self._used() < self._max_topics:
+            return self._open()
+        if best is not None:
+            return best
+        for notices in (False, True):
+            if (fallback := self._fallback(notices)) is not None:
+                return fallback
+        return self._open()  # only with max_topics < 1: a message must land somewhere
+
+    def _notice_target(self, ts: float) -> int:
+        window = window_of(ts)
+        notices = [state for state in self.states if state.is_notices and self._can_take(state.index)]
+        for state in notices:
+            if state.window == window:
+                return state.index
+        if self._used() < self._max_topics:
+            index = self._open()
+            self.states[index].is_notices = True
+            return index
+        if notices:
+            return max(notices, key=lambda state: (state.window or 0, -state.index)).index
+        fallback = self._fallback()
+        return fallback if fallback is not None else self._open()
+
+    def _best(self, line: Line, ts: float) -> tuple[int | None, float]:
         """The best topic the message may join, and its score (None, -1 when there is none)."""
-        script = _script(text.cjk_chars, text.latin_letters)
+        text, vector = line.text, line.vector
+        script = script_of(text.cjk_chars, text.latin_letters)
         time_factor = SHORT_MESSAGE_TERMS / max(text.content_terms, SHORT_MESSAGE_TERMS)
-        bonuses = self._hints(message)
+        time_factor /= self._conversations.concurrent(ts)
+        bonuses = self._hints(line, ts)
         similarities = self._similarities(vector)
         # Only the most similar topics and the hinted ones are scored. Time adds at most
         # TIME_WEIGHT + PREVIOUS_WEIGHT, so a topic outside the shortlist rarely could have won,
@@ -183,9 +200,10 @@ class Assigner:
         room = self._used() < self._max_topics
         scored: list[tuple[float, int]] = []
         for index in candidates:
-            if room or self._can_take(index):
-                score = self._score(index, similarities.get(index, 0.0), ts, script, time_factor)
-                scored.append((score + bonuses.get(index, 0.0), index))
+            if self.states[index].is_notices or not (room or self._can_take(index)):
+                continue
+            score = self._score(index, similarities.get(index, 0.0), ts, script, time_factor)
+            scored.append((score + bonuses.get(index, 0.0), index))
         scored.sort(key=lambda item: (-item[0], item[1]))
         best: int | None = None
         best_score = -1.0
@@ -193,48 +211,34 @@ class Assigner:
             recent = self.states[index].recent
             if similarities.get(index, 0.0) > 0.0 and recent:
                 # A long topic's centroid blurs; its latest messages show where the talk is now.
+                similarity = similarities[index]
                 closest = max(other.cosine(vector) for other in recent)
-                refined = self._score(index, closest, ts, script, time_factor) + bonuses.get(index, 0.0)
+                refined_similarity = similarity + RECENT_SHARE * (closest - similarity)
+                refined = self._score(index, refined_similarity, ts, script, time_factor)
+                refined += bonuses.get(index, 0.0)
                 score = max(score, refined)
             if score > best_score or (score == best_score and best is not None and index < best):
                 best, best_score = index, score
         return best, best_score
 
-    def _hints(self, message: ChatMessage) -> dict[int, float]:
-        """Score bonuses from the chat itself: for the topic of the message replied to, and for
-        the latest topics of the people the message addresses.
-        """
-        bonuses: dict[int, float] = {}
-        for sender_id, strength in self._people.addressed(message).items():
-            topic = self._last_by_sender.get(sender_id)
-            if topic is not None:
-                bonuses[topic] = max(bonuses.get(topic, 0.0), MENTION_WEIGHT * strength)
-        replied = self._by_message.get(message.reply_to) if message.reply_to else None
+    def _hints(self, line: Line, ts: float) -> dict[int, float]:
+        """Score bonuses from the chat itself: the message replied to, and the people."""
+        bonuses = {
+            index: bonus
+            for index, bonus in self._conversations.hints(line.speaker, line.addressees, ts).items()
+            if index >= 0
+        }
+        reply_to = line.message.reply_to
+        replied = self._by_message.get(reply_to) if reply_to else None
         if replied is not None:
             bonuses[replied] = bonuses.get(replied, 0.0) + REPLY_WEIGHT
         return bonuses
 
     def _similarities(self, vector: Vector) -> dict[int, float]:
-        """Cosine similarity with every topic that shares a term with ``vector``.
-
-        The dot products come from the postings, so only overlapping pairs cost anything. A term
-        that most topics share tells them apart poorly and is skipped: that bounds the work
-        when a batch keeps repeating the same few words.
-        """
-        dots: dict[int, float] = {}
-        get = dots.get
+        # A term that most topics share tells them apart poorly and is skipped: that bounds the
+        # work when a batch keeps repeating the same few words.
         common = max(COMMON_TERM_MIN_TOPICS, int(len(self.states) * COMMON_TERM_SHARE))
-        for term, value in vector.values.items():
-            posting = self._postings.get(term)
-            if posting and len(posting) <= common:
-                for index, weight in posting.items():
-                    dots[index] = get(index, 0.0) + value * weight
-        states = self.states
-        similarities: dict[int, float] = {}
-        for index, dot in dots.items():
-            norm = states[index].centroid.norm * vector.norm
-            similarities[index] = min(dot / norm, 1.0) if norm else 0.0
-        return similarities
+        return self._index.similarities(vector, self._centroids, common)
 
     def _score(
         self, index: int, similarity: float, ts: float, script: str | None, time_factor: float
@@ -248,7 +252,7 @@ class Assigner:
         topic_script = state.script
         if script is not None and topic_script is not None and script != topic_script:
             pull *= OTHER_SCRIPT_FACTOR
-        return similarity * (SIMILARITY_FLOOR + (1.0 - SIMILARITY_FLOOR) * recency) + pull
+        return SIMILARITY_WEIGHT * similarity * (SIMILARITY_FLOOR + (1.0 - SIMILARITY_FLOOR) * recency) + pull
 
     def _used(self) -> int:
         # While no existing topic received a message, one slot stays reserved for the existing
@@ -263,10 +267,15 @@ class Assigner:
             return True
         return self._used() < self._max_topics
 
-    def _fallback(self) -> int | None:
+    def _fallback(self, notices: bool = False) -> int | None:
+        """The conversation a wordless message came in (or, when full, any topic that may take it)."""
         if self._previous is not None and self._can_take(self._previous):
             return self._previous
-        takeable = [state for state in self.states if self._can_take(state.index)]
+        takeable = [
+            state
+            for state in self.states
+            if self._can_take(state.index) and (notices or not state.is_notices)
+        ]
         if not takeable:
             return None
         return max(takeable, key=lambda state: (state.last_ts or 0.0, -state.index)).index
@@ -274,21 +283,16 @@ class Assigner:
     def _open(self) -> int:
         state = TopicState(index=len(self.states), existing=None)
         self.states.append(state)
+        self._centroids.append(state.centroid)
         return state.index
 
-    def _join(self, index: int, message: ChatMessage, vector: Vector, text: TextFeatures) -> None:
+    def _join(self, index: int, line: Line, ts: float) -> None:
         state = self.states[index]
-        state.centroid.add(vector)
-        state.recent.append(vector)
-        state.add_script(text)
-        self._index_terms(index, vector)
-        self._by_message[message.message_id] = index
-        self._last_by_sender[message.sender_id] = index
+        state.centroid.add(line.vector)
+        state.recent.append(line.vector)
+        state.add_script(line.text)
+        self._index.add(index, state.centroid, line.vector)
+        self._by_message[line.message.message_id] = index
+        self._conversations.record(line.speaker, line.addressees, index, ts)
+        self._conversations.spoke_in(index, ts)
         self._previous = index
-
-    def _index_terms(self, index: int, vector: Vector) -> None:
-        # Mirror the topic's centroid weights of the vector's terms into the postings.
-        postings = self._postings
-        centroid = self.states[index].centroid.values
-        for term in vector.values:
-            postings.setdefault(term, {})[index] = centroid[term]

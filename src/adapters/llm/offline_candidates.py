@@ -1,7 +1,8 @@
 """Candidate memory items the offline distiller reads off a chat, before they meet the memory.
 
-Each candidate is one statement with its kind, its topic, the messages it came from and a term
-vector for comparing it with other statements (see :mod:`adapters.llm.offline_distill`).
+Each candidate is one statement with its kind, its topic, the messages it came from, its text
+framed with who said it and when (:mod:`adapters.llm.offline_frame`), and term vectors of what
+it says for comparing it with other statements (see :mod:`adapters.llm.offline_distill`).
 """
 
 from __future__ import annotations
@@ -11,57 +12,56 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from adapters.llm.offline_cues import (
-    cue_word,
-    cues_of,
-    is_agreement,
-    is_question,
-    questions_of,
-    statement_of,
-    substantial,
-    without_cues,
-)
-from adapters.llm.text import clip, features, split_sentences
+from adapters.llm.offline_chatter import Names
+from adapters.llm.offline_cues import cue_word, cues_of, is_agreement, questions_of, statement_of, substantial
+from adapters.llm.offline_frame import Framer
+from adapters.llm.offline_subject import changes_of, gist_of, says_changed, subject_of
+from adapters.llm.text import clip, contains_cjk, features
 from memory_domain.evolution_rules import MAX_ITEM_TEXT
 from memory_domain.group_model import ItemKind
-from memory_domain.model import ChatMessage, Role, Topic
+from memory_domain.model import ChatMessage, Role
 
 AGREEMENTS_FOR_CONSENSUS = 2
-FACT_MESSAGES = 20
-FACT_MIN_CHARS = 12
 STATEMENT_CHARS = 300
 
 
 @dataclass(slots=True)
 class Candidate:
-    """One statement that may become an item; ``order`` places it in time (its newest message)."""
+    """One statement that may become an item; ``order`` places it in time (its newest message).
+
+    ``text`` is the item's text (the statement framed with who and when); ``statement`` what it
+    says. ``author`` is whose it is for the kinds that belong to a person (preferences, facts,
+    open questions), None for what a group holds (decisions, consensus). ``gist`` and
+    ``subject`` are what it says and what it is about, ``changes`` whether it says that
+    something changed and ``change_kinds`` which kinds of change (see
+    :mod:`adapters.llm.offline_subject`).
+    """
 
     kind: ItemKind
     text: str
+    statement: str
     topic_id: str
     message_ids: list[str]
     order: tuple[datetime, str]
     author: str | None = None
     vector: dict[str, float] = field(default_factory=dict)
     gist: dict[str, float] = field(default_factory=dict)
+    subject: dict[str, float] = field(default_factory=dict)
+    changes: bool = False
+    change_kinds: frozenset[str] = frozenset()
     supersedes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.restate(self.text, self.message_ids)
+        self.restate(self.text, self.statement, self.message_ids)
 
-    def restate(self, text: str, message_ids: list[str]) -> None:
+    def restate(self, text: str, statement: str, message_ids: list[str]) -> None:
         """Take ``text`` as what this candidate says (a later statement of the same thing)."""
         self.text = clip(" ".join(text.split()), MAX_ITEM_TEXT)
-        self.vector = features(self.text).counts
-        self.gist = gist_of(self.text, self.author)
+        self.statement = statement
+        self.vector = features(statement).counts
+        self.gist, self.subject = gist_of(statement), subject_of(statement)
+        self.changes, self.change_kinds = says_changed(statement), changes_of(statement)
         self.message_ids = list(dict.fromkeys(message_ids))
-
-
-def gist_of(text: str, author: str | None) -> dict[str, float]:
-    """The terms of what a statement says, without who said it and without its cue words."""
-    if author is not None and text.startswith(f"{author}: "):
-        text = text[len(author) + 2 :]
-    return features(without_cues(text)).counts
 
 
 def cosine(first: dict[str, float], second: dict[str, float]) -> float:
@@ -73,11 +73,7 @@ def cosine(first: dict[str, float], second: dict[str, float]) -> float:
 
 
 def author_of(message: ChatMessage) -> str:
-    return message.sender_name or message.sender_id
-
-
-def personal(author: str, sentence: str) -> str:
-    return f"{author}: {sentence}"
+    return " ".join((message.sender_name or message.sender_id).split())
 
 
 def order_of(message: ChatMessage) -> tuple[datetime, str]:
@@ -85,7 +81,9 @@ def order_of(message: ChatMessage) -> tuple[datetime, str]:
     return (message.sent_at.astimezone(UTC), message.message_id)
 
 
-def stated(messages: list[ChatMessage], topic_of: dict[str, str]) -> Iterable[Candidate]:
+def stated(
+    messages: list[ChatMessage], topic_of: dict[str, str], framer: Framer, names: Names
+) -> Iterable[Candidate]:
     """Decisions, preferences and consensus that a message states in so many words."""
     by_id = {m.message_id: m for m in messages}
     previous: dict[str, ChatMessage] = {}
@@ -97,24 +95,28 @@ def stated(messages: list[ChatMessage], topic_of: dict[str, str]) -> Iterable[Ca
             continue
         for cue in cues_of(message):
             ids = [message.message_id]
-            text = cue.sentence
-            if not substantial(cue.sentence, cue_word(cue)):
+            text, speaker, note = cue.sentence, message, ""
+            if not substantial(cue.sentence, cue_word(cue), names):
                 # "定了！": the decision is what it answers.
                 source = by_id.get(message.reply_to or "") or before
                 if cue.kind is ItemKind.PREFERENCE or source is None or source is message:
                     continue
                 text = statement_of(source, STATEMENT_CHARS)
-                if not substantial(text):
+                if not substantial(text, names=names):
                     # It answers a bare mention, a sticker or an image: there is nothing to keep.
                     continue
                 ids.insert(0, source.message_id)
-            author = author_of(message) if cue.kind is ItemKind.PREFERENCE else None
-            if author is not None:
-                text = personal(author, text)
-            yield Candidate(cue.kind, text, topic_id, ids, order_of(message), author)
+                speaker = source
+                note = framer.confirmed(author_of(message), message.sent_at, source.sent_at, framer.cjk(text))
+            who = author_of(speaker)
+            author = who if cue.kind is ItemKind.PREFERENCE else None
+            framed = framer.frame(who, speaker.sent_at, text, note=note)
+            yield Candidate(cue.kind, framed, text, topic_id, ids, order_of(message), author)
 
 
-def agreed(messages: list[ChatMessage], topic_of: dict[str, str]) -> Iterable[Candidate]:
+def agreed(
+    messages: list[ChatMessage], topic_of: dict[str, str], framer: Framer, names: Names
+) -> Iterable[Candidate]:
     """Statements that at least two other people agreed with: consensus."""
     by_id = {m.message_id: m for m in messages}
     last_statement: dict[str, ChatMessage] = {}
@@ -132,13 +134,20 @@ def agreed(messages: list[ChatMessage], topic_of: dict[str, str]) -> Iterable[Ca
     for statement_id, senders in agreed.items():
         statement = by_id[statement_id]
         text = statement_of(statement, STATEMENT_CHARS)
-        if len(senders) >= AGREEMENTS_FOR_CONSENSUS and substantial(text):
-            ids = [statement_id, *sorted(senders.values())]
+        if len(senders) >= AGREEMENTS_FOR_CONSENSUS and substantial(text, names=names):
+            agreements = sorted(senders.values())
+            ids = [statement_id, *agreements]
             latest = max((by_id[i] for i in ids), key=order_of)
-            yield Candidate(ItemKind.CONSENSUS, text, topic_of[statement_id], ids, order_of(latest))
+            people = list(dict.fromkeys(author_of(by_id[i]) for i in agreements))
+            note = framer.agreed(people, framer.cjk(text))
+            framed = framer.frame(author_of(statement), statement.sent_at, text, note=note)
+            topic_id = topic_of[statement_id]
+            yield Candidate(ItemKind.CONSENSUS, framed, text, topic_id, ids, order_of(latest))
 
 
-def open_questions(messages: list[ChatMessage], topic_of: dict[str, str]) -> Iterable[Candidate]:
+def open_questions(
+    messages: list[ChatMessage], topic_of: dict[str, str], framer: Framer, names: Names
+) -> Iterable[Candidate]:
     """Questions nobody answered: no reply to them, nobody else spoke after them in their topic."""
     replied = {m.reply_to for m in messages if m.reply_to}
     last_speaker_after: dict[str, set[str]] = {}
@@ -150,24 +159,17 @@ def open_questions(messages: list[ChatMessage], topic_of: dict[str, str]) -> Ite
             and message.message_id not in replied
             and not (later - {message.sender_id})
         ):
-            for question in questions_of(message):
-                text = personal(author_of(message), question)
+            who = author_of(message)
+            for question in questions_of(message, names):
+                framed = framer.frame(who, message.sent_at, question, asked=True)
                 ids = [message.message_id]
                 yield Candidate(
-                    ItemKind.OPEN_QUESTION, text, topic_id, ids, order_of(message), author_of(message)
+                    ItemKind.OPEN_QUESTION, framed, question, topic_id, ids, order_of(message), who
                 )
         later.add(message.sender_id)
 
 
-def fact(topic: Topic) -> Candidate:
-    """A topic's gist: the first statement of its summary (the title is a list of key terms)."""
-    parts = split_sentences(topic.summary)
-    statements = [s for s in parts if not is_question(s) and substantial(s)] or parts or [topic.title]
-    lead = ""
-    for sentence in statements:
-        lead = f"{lead} {sentence}".strip()
-        if len(lead) >= FACT_MIN_CHARS:
-            break
-    ids = list(topic.message_ids[-FACT_MESSAGES:])
-    order = (topic.updated_at.astimezone(UTC), topic.topic_id)
-    return Candidate(ItemKind.FACT, lead, topic.topic_id, ids, order)
+def chat_is_cjk(messages: Iterable[ChatMessage]) -> bool:
+    """Whether Chinese (or another CJK script) carries the chat: more than half its messages hold some."""
+    flags = [contains_cjk(message.content) for message in messages]
+    return 2 * sum(flags) > len(flags)

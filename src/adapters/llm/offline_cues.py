@@ -1,7 +1,8 @@
 """What the offline distiller reads in chat messages: decisions, preferences, agreement, questions.
 
 Cues are fixed phrase lists for Chinese and regular expressions for English; nothing is
-generated, so an item reads exactly as the chat wrote it (Chinese stays Chinese).
+generated, so an item reads exactly as the chat wrote it (Chinese stays Chinese). Whether a
+sentence says anything is weighed without its chatter (:mod:`adapters.llm.offline_chatter`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.llm.text import features, split_sentences, strip_leading_mentions
+from adapters.llm.offline_chatter import MIN_CONTENT_TERMS, NO_NAMES, Names, content_terms
+from adapters.llm.text import split_sentences, strip_leading_mentions
 from memory_domain.group_model import ItemKind
 from memory_domain.model import ChatMessage
 
@@ -53,8 +55,6 @@ _CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\
 # A short reply that only agrees: at most this many CJK characters, or Latin words.
 AGREEMENT_MAX_CJK = 12
 AGREEMENT_MAX_WORDS = 6
-# A statement worth remembering has at least this many content terms once its cue is taken out.
-MIN_CONTENT_TERMS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +79,13 @@ def _has_cue(sentence: str, phrases: Sequence[str], pattern: re.Pattern[str]) ->
     return found.group(0) if found else None
 
 
-def substantial(sentence: str, cue: str = "") -> bool:
-    """Whether the sentence says something beyond its cue ("定了！" alone does not)."""
+def substantial(sentence: str, cue: str = "", names: Names = NO_NAMES) -> bool:
+    """Whether the sentence says something beyond its cue ("定了！" alone does not).
+
+    Greetings, thanks, acknowledgements and the names of the people it addresses do not count.
+    """
     rest = sentence.replace(cue, " ") if cue else sentence
-    return features(rest).content_terms >= MIN_CONTENT_TERMS
+    return content_terms(rest, names) >= MIN_CONTENT_TERMS
 
 
 def is_agreement(message: ChatMessage) -> bool:
@@ -98,8 +101,14 @@ def is_agreement(message: ChatMessage) -> bool:
     return len(text.split()) <= AGREEMENT_MAX_WORDS and _AGREE_EN.search(text) is not None
 
 
-def is_question(sentence: str) -> bool:
-    return _QUESTION_END.search(sentence) is not None and substantial(sentence)
+def is_question(sentence: str, names: Names = NO_NAMES) -> bool:
+    """A question that asks something ("How have you been?" only greets)."""
+    return asks(sentence) and substantial(sentence, names=names)
+
+
+def asks(sentence: str) -> bool:
+    """Whether the sentence is put as a question, whatever it asks."""
+    return _QUESTION_END.search(sentence) is not None
 
 
 def cues_of(message: ChatMessage) -> list[Cue]:
@@ -107,7 +116,7 @@ def cues_of(message: ChatMessage) -> list[Cue]:
     found: list[Cue] = []
     seen: set[ItemKind] = set()
     for sentence in sentences(message):
-        if is_question(sentence):
+        if asks(sentence):
             continue  # "shall we go with X?" asks, it does not decide
         for kind, phrases, pattern in (
             (ItemKind.DECISION, _DECISION_ZH, _DECISION_EN),
@@ -126,14 +135,14 @@ def cues_of(message: ChatMessage) -> list[Cue]:
     return found
 
 
-def questions_of(message: ChatMessage) -> list[str]:
-    return [sentence for sentence in sentences(message) if is_question(sentence)]
+def questions_of(message: ChatMessage, names: Names = NO_NAMES) -> list[str]:
+    return [sentence for sentence in sentences(message) if is_question(sentence, names)]
 
 
 def statement_of(message: ChatMessage, limit: int) -> str:
     """What a message states: its sentences without its questions (all of them if it only asks)."""
     parts = sentences(message)
-    stated = [sentence for sentence in parts if _QUESTION_END.search(sentence) is None] or parts
+    stated = [sentence for sentence in parts if not asks(sentence)] or parts
     return " ".join(stated)[:limit]
 
 

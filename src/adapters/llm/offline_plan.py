@@ -1,8 +1,8 @@
 """The offline distiller's answer under construction: candidates weighed against the live items.
 
-A candidate that repeats a live item adds to its provenance; one that revises a live item of
-the same topic supersedes it; a full memory retires its oldest facts to make room. See
-:mod:`adapters.llm.offline_distill`.
+A candidate that repeats a live item adds to its provenance; one that revises a live item
+supersedes it (see :meth:`Plan.revises`); a full memory retires its oldest facts to make room.
+See :mod:`adapters.llm.offline_distill`.
 """
 
 from __future__ import annotations
@@ -11,17 +11,28 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from adapters.llm.offline_candidates import Candidate, cosine, gist_of
+from adapters.llm.offline_candidates import Candidate, cosine
+from adapters.llm.offline_subject import EXCLUSIVE_CHANGES, changes_of, gist_of, subject_of
 from adapters.llm.text import features
-from memory_domain.evolution_rules import MAX_LIVE_ITEMS, substantially_rewritten, superseding_limit
+from memory_domain.evolution_frame import split_frame
+from memory_domain.evolution_rules import MAX_LIVE_ITEMS, superseding_limit
 from memory_domain.group_model import ItemDraft, ItemKind, MemoryItem
 from memory_domain.model import ChatMessage, Topic, TopicStatus
 
 logger = logging.getLogger(__name__)
 
-# Similarities of what two statements say, their cue words and author left out (see gist_of).
+# Similarities of what two statements say, their cue words, author and date left out (see
+# gist_of and subject_of).
 SAME_ITEM = 0.8
+# A fact told again on a later day is the same fact only when it says all of it again: "I went
+# to the support group again" is another visit.
+SAME_FACT = 0.9
 REVISES = 0.45
+# A fact that says something changed replaces an earlier one of its person only when they are
+# nearly about the same thing ("I no longer work at Acme" after "I work at Acme"): an earlier
+# fact left live keeps its date, so a reader can still tell the later one, where a wrong
+# supersession hides a true fact.
+RESTATES = 0.6
 SETTLES = 0.2
 # When the memory is full, old facts (then old open questions) are retired to make room; only
 # when that is not enough are new items dropped, in this order (facts first), and logged.
@@ -33,11 +44,20 @@ _KEEP_PRIORITY = {
     ItemKind.CONSENSUS: 3,
     ItemKind.DECISION: 4,
 }
-_PERSONAL = (ItemKind.PREFERENCE, ItemKind.OPEN_QUESTION)
+# Kinds that belong to a person: only that person's later statement repeats or revises them.
+_PERSONAL = (ItemKind.PREFERENCE, ItemKind.OPEN_QUESTION, ItemKind.FACT)
+# Items of the first offline distiller wrote these as "name: statement".
+_LEGACY_PERSONAL = (ItemKind.PREFERENCE, ItemKind.OPEN_QUESTION)
 
 
 def _author_of(item: MemoryItem) -> str | None:
-    return item.text.split(": ", 1)[0] if item.kind in _PERSONAL and ": " in item.text else None
+    if item.kind not in _PERSONAL:
+        return None
+    return split_frame(item.text, legacy=item.kind in _LEGACY_PERSONAL).author
+
+
+def _statement_of(item: MemoryItem) -> str:
+    return split_frame(item.text, legacy=item.kind in _LEGACY_PERSONAL).statement
 
 
 class Plan:
@@ -47,12 +67,12 @@ class Plan:
         self.group_id = group_id
         self.live = live
         self.topic_status = {topic.topic_id: topic.status for topic in topics}
-        self.vectors = {item.item_id: features(item.text).counts for item in live}
-        self.gists = {item.item_id: gist_of(item.text, _author_of(item)) for item in live}
-        self.texts: dict[str, str] = {}
-        # Kept items whose text this answer changes beyond a refinement: they count toward the
-        # superseding limit, as the evolution rules count them.
-        self.rewritten: set[str] = set()
+        self.authors = {item.item_id: _author_of(item) for item in live}
+        statements = {item.item_id: _statement_of(item) for item in live}
+        self.vectors = {item_id: features(text).counts for item_id, text in statements.items()}
+        self.gists = {item_id: gist_of(text) for item_id, text in statements.items()}
+        self.subjects = {item_id: subject_of(text) for item_id, text in statements.items()}
+        self.change_kinds = {item_id: changes_of(text) for item_id, text in statements.items()}
         self.retired: list[str] = []
         self.provenance: dict[str, tuple[list[str], list[str]]] = {item.item_id: ([], []) for item in live}
         self.superseded: set[str] = set()
@@ -68,43 +88,73 @@ class Plan:
         messages.extend(candidate.message_ids)
 
     def add(self, candidate: Candidate) -> None:
-        if candidate.kind is ItemKind.FACT:
-            for item in self._current(ItemKind.FACT):
-                if candidate.topic_id in item.topic_ids:
-                    self._add_provenance(item.item_id, candidate)
-                    if candidate.text != item.text:
-                        self._refresh(item, candidate.text)
-                    return
-            # A fact that only repeats a decision, a preference... of this evolution adds nothing.
-            if any(cosine(candidate.vector, planned.vector) >= SAME_ITEM for planned in self.new):
-                return
+        if candidate.kind is ItemKind.FACT and any(
+            planned.kind is not ItemKind.FACT and cosine(candidate.vector, planned.vector) >= SAME_ITEM
+            for planned in self.new
+        ):
+            return  # a fact that only repeats a decision, a preference... of this evolution adds nothing
         same_person = [
             item
             for item in self._current(candidate.kind)
-            if candidate.author is None or _author_of(item) == candidate.author
+            if candidate.author is None or self.authors[item.item_id] == candidate.author
         ]
+        repeats = SAME_FACT if candidate.kind is ItemKind.FACT else SAME_ITEM
         scored = sorted(((cosine(candidate.gist, self.gists[i.item_id]), i) for i in same_person), key=_rank)
-        if scored and scored[0][0] >= SAME_ITEM:
+        if scored and scored[0][0] >= repeats:
             self._add_provenance(scored[0][1].item_id, candidate)
             return
         for planned in self.new:
             if planned.kind is candidate.kind and planned.author == candidate.author:
-                similarity = cosine(candidate.gist, planned.gist)
-                revises = similarity >= REVISES and planned.topic_id == candidate.topic_id
-                if similarity >= SAME_ITEM or (revises and candidate.kind is not ItemKind.OPEN_QUESTION):
+                revises = self.revises(
+                    candidate,
+                    cosine(candidate.subject, planned.subject),
+                    same_topic=planned.topic_id == candidate.topic_id,
+                    same_change=candidate.change_kinds & planned.change_kinds,
+                )
+                if cosine(candidate.gist, planned.gist) >= repeats or revises:
                     # Within one evolution the later statement wins, with both provenances.
-                    planned.restate(candidate.text, [*planned.message_ids, *candidate.message_ids])
+                    ids = [*planned.message_ids, *candidate.message_ids]
+                    planned.restate(candidate.text, candidate.statement, ids)
                     return
-        if candidate.kind not in (ItemKind.FACT, ItemKind.OPEN_QUESTION):
-            for similarity, item in scored:
-                # A person's preference about one thing does not revise their preference about
-                # another: a revision is of the same topic, for preferences too.
-                same_topic = candidate.topic_id in item.topic_ids
-                if similarity >= REVISES and same_topic and self.budget > 0:
-                    candidate.supersedes.append(item.item_id)
-                    self.superseded.add(item.item_id)
-                    self.budget -= 1
+        revised = sorted(
+            ((cosine(candidate.subject, self.subjects[i.item_id]), i) for i in same_person), key=_rank
+        )
+        for similarity, item in revised:
+            if self.budget > 0 and self.revises(
+                candidate,
+                similarity,
+                same_topic=candidate.topic_id in item.topic_ids,
+                same_change=candidate.change_kinds & self.change_kinds[item.item_id],
+            ):
+                candidate.supersedes.append(item.item_id)
+                self.superseded.add(item.item_id)
+                self.budget -= 1
         self.new.append(candidate)
+
+    @staticmethod
+    def revises(
+        candidate: Candidate, similarity: float, *, same_topic: bool, same_change: frozenset[str]
+    ) -> bool:
+        """Whether ``candidate`` replaces an earlier statement whose subject is ``similarity`` like its own.
+
+        Only statements of one kind (and of one person, for the personal kinds) meet here. A
+        decision, consensus or preference revises one of the same subject in the same topic, or
+        in any topic when it says that something changed ("改成", "instead", "now"); a person's
+        preference about one thing does not revise their preference about another. Facts are
+        events that add up ("I went to the gym", then "to the park"), unless the later one states
+        the same kind of change as the earlier (``same_change``: "I moved to Paris" after "I moved
+        to Berlin for the job"; a switch of the same subject) or says that something changed of
+        nearly the same subject (``RESTATES``). An open question is never revised, only answered.
+        """
+        if candidate.kind is ItemKind.OPEN_QUESTION:
+            return False
+        if candidate.kind is ItemKind.FACT:
+            return (
+                bool(same_change & EXCLUSIVE_CHANGES)
+                or (bool(same_change) and similarity >= REVISES)
+                or (candidate.changes and similarity >= RESTATES)
+            )
+        return similarity >= REVISES and (same_topic or candidate.changes)
 
     def settle_questions(self, messages: list[ChatMessage]) -> None:
         """Supersede open questions that a reply answered or a new decision or consensus settled."""
@@ -164,22 +214,9 @@ class Plan:
         statuses = {self.topic_status.get(topic_id) for topic_id in item.topic_ids}
         if TopicStatus.ARCHIVED in statuses and TopicStatus.ACTIVE not in statuses:
             return (0, _RETIRABLE[item.kind], item.updated_at, item.item_id)
-        if self.provenance[item.item_id][0] or item.item_id in self.texts:
+        if self.provenance[item.item_id][0]:
             return None  # this evolution confirmed it: it is current
         return (1, _RETIRABLE[item.kind], item.updated_at, item.item_id)
-
-    def _refresh(self, item: MemoryItem, text: str) -> None:
-        """Give a kept item a new text, unless that is a rewrite and the limit is reached."""
-        rewrite = substantially_rewritten(item.text, text)
-        if rewrite and item.item_id not in self.rewritten:
-            if self.budget <= 0:
-                return  # the old text stays until a later evolution; the provenance is added
-            self.budget -= 1
-            self.rewritten.add(item.item_id)
-        elif not rewrite and item.item_id in self.rewritten:
-            self.budget += 1
-            self.rewritten.discard(item.item_id)
-        self.texts[item.item_id] = text
 
     def drafts(self) -> list[ItemDraft]:
         """The items of the answer; ``retired`` then names the items ended with no successor."""
@@ -205,7 +242,7 @@ class Plan:
             ItemDraft(
                 item_id=item.item_id,
                 kind=None,
-                text=self.texts.get(item.item_id),
+                text=None,
                 topic_ids=tuple(dict.fromkeys(self.provenance[item.item_id][0])),
                 message_ids=tuple(dict.fromkeys(self.provenance[item.item_id][1])),
             )

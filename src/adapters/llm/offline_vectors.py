@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.llm.text import TextFeatures, features
@@ -99,6 +99,39 @@ class Centroid:
             if weight is not None:
                 dot += value * weight
         return min(dot / (norm * vector.norm), 1.0)
+
+
+class TopicIndex:
+    """The topics' centroid weights by term, to compare a vector with the topics that share a term.
+
+    The dot products come from the postings, so only overlapping pairs cost anything, however
+    many topics a group has.
+    """
+
+    def __init__(self) -> None:
+        self._postings: dict[str, dict[int, float]] = {}
+
+    def add(self, index: int, centroid: Centroid, vector: Vector) -> None:
+        """Mirror the weights of ``vector``'s terms in topic ``index``'s (updated) centroid."""
+        postings = self._postings
+        values = centroid.values
+        for term in vector.values:
+            postings.setdefault(term, {})[index] = values[term]
+
+    def similarities(self, vector: Vector, centroids: Sequence[Centroid], common: int) -> dict[int, float]:
+        """Cosine similarity with every topic sharing a term held by at most ``common`` topics."""
+        dots: dict[int, float] = {}
+        get = dots.get
+        for term, value in vector.values.items():
+            posting = self._postings.get(term)
+            if posting and len(posting) <= common:
+                for index, weight in posting.items():
+                    dots[index] = get(index, 0.0) + value * weight
+        similarities: dict[int, float] = {}
+        for index, dot in dots.items():
+            norm = centroids[index].norm * vector.norm
+            similarities[index] = min(dot / norm, 1.0) if norm else 0.0
+        return similarities
 
 
 class Analyser:

@@ -131,6 +131,11 @@ def cjk_runs(text: str) -> list[str]:
     return _CJK_RUN.findall(text)
 
 
+def is_stop_word(word: str) -> bool:
+    """True for a common word that says nothing by itself ("will", "ok", "the")."""
+    return word.lower() in _STOP_WORDS
+
+
 def is_stop_bigram(bigram: str) -> bool:
     return bigram in _STOP_BIGRAMS
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from arq.worker import Worker, get_kwargs
 from rich.console import Console
+from rich.markup import escape
 
 from adapters.postgres.engine import mask_url
 from adapters.postgres.migrate import upgrade_to_head
@@ -26,12 +27,22 @@ from entrypoints.message_io import parse_message
 from entrypoints.settings import Settings, load_settings
 from entrypoints.unified_worker import build_worker_settings
 from memory_domain.consensus import ConsensusScheduler
+from memory_domain.memory_context import MemoryContextReader
 from memory_domain.model import ChatMessage
 from memory_domain.queries import MemoryQueries
 from memory_domain.recording import MessageRecorder
 from memory_domain.scheduling import UpdateScheduler
 
 SLICE = 25
+# What a chat service might be answering in each sample group: the demo prints the memory
+# context a reply prompt would get for it.
+DEMO_QUESTIONS = {
+    "family-zhang-cn": "奶奶八十大寿是哪天？",
+    "hiking-club-en": "Where did Jordan move from?",
+    "product-launch-mixed": "When is the Smart Reply 2.0 launch?",
+    "team-backend-cn": "数据库什么时候切换？",
+}
+CONTEXT_BUDGET = 800
 
 
 def load_demo_messages() -> list[ChatMessage]:
@@ -130,3 +141,15 @@ async def _demo(console: Console, settings: Settings, container: Container) -> N
         revisions = await queries.history(group_id, limit=1000)
         print_view(console, view)
         console.print(f"  revisions: {len(revisions)}\n", highlight=False)
+    reader: MemoryContextReader = await resolve(container.memory_context)
+    for group_id in sorted(by_group):
+        question = DEMO_QUESTIONS.get(group_id)
+        if question is None:
+            continue
+        context = await reader.context(group_id, CONTEXT_BUDGET, query=question)
+        console.print(
+            f"[bold]memory context[/bold] of {escape(group_id)} for {escape(question)!r} "
+            f"({len(context.text)} of {CONTEXT_BUDGET} characters):",
+            highlight=False,
+        )
+        console.print(context.text + "\n", markup=False, highlight=False)

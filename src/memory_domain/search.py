@@ -41,6 +41,14 @@ up very was we were what when where which while who whom why will with would you
 ve ll re don didn doesn isn wasn aren weren won wouldn couldn shouldn im
 """
 STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
+# Chinese function words as bigrams: question words, pronouns and particles that any message may
+# hold ("今天中午吃什么" must not answer "数据库什么时候切换"). Content words stay, "几点" too.
+_CJK_STOP_TEXT = """
+什么 时候 怎么 为什 为何 哪里 哪个 哪些 如何 是否 是不 不是 我们 你们 他们 她们 它们 大家 自己
+这个 那个 这些 那些 这样 那样 这里 那里 这么 那么 一下 一个 一些 可以 可能 应该 已经 还是 就是
+没有 有没 因为 所以 但是 如果 然后 的话 知道 觉得 一起 还有 或者 而且 不过 的时 么时
+"""
+CJK_STOP_BIGRAMS = frozenset(_CJK_STOP_TEXT.split())
 
 
 def stem(word: str) -> str:
@@ -65,7 +73,8 @@ def tokens(text: str) -> list[str]:
         if len(run) == 1:
             found.append(run)
         else:
-            found.extend(run[index : index + 2] for index in range(len(run) - 1))
+            bigrams = (run[index : index + 2] for index in range(len(run) - 1))
+            found.extend(bigram for bigram in bigrams if bigram not in CJK_STOP_BIGRAMS)
     return found
 
 

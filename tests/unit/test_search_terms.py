@@ -72,3 +72,9 @@ def test_a_query_reads_many_postings_of_its_rare_terms_and_few_of_its_common_one
     assert MIN_POSTINGS <= limits["said"] < 50
     assert "nobody" not in limits  # a term no message holds is not read at all
     assert postings_to_read(100, {"a": 3}, 0) == {}
+
+
+def test_chinese_function_words_do_not_match_anything() -> None:
+    # "今天中午吃什么？" shares only "什么" with the question: it must not be an answer.
+    assert set(tokens("数据库什么时候切换？")) & set(tokens("今天中午吃什么？")) == set()
+    assert "切换" in tokens("数据库什么时候切换？")

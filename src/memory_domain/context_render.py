@@ -71,12 +71,13 @@ class Layout:
         day: str | None = None,
         order: tuple[datetime, str] | None = None,
         cut: bool = True,
-    ) -> bool:
-        """Add a line if it fits (cut short when ``cut`` and enough of it fits); else False."""
+    ) -> str | None:
+        """Add a line if it fits (cut short when ``cut`` and enough of it fits): the line as
+        added, or None when it does not fit."""
         room = self.budget - self.used - self._overhead(section, day)
         if len(line) > room:
             if not cut or room < MIN_CUT_LINE:
-                return False
+                return None
             line = line[: room - 1].rstrip() + "…"
             self.truncated = True
         self.used += self._overhead(section, day) + len(line)
@@ -87,7 +88,7 @@ class Layout:
         else:
             assert day is not None and order is not None
             self.days.setdefault(day, []).append((order, line))
-        return True
+        return line
 
     def render(self) -> str:
         sections = []

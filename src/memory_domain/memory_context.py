@@ -76,10 +76,10 @@ class ContextEntry:
     kind: str  # "item", "topic" or "message"
     key: str  # the item, topic or message id
     score: float
-    text: str
+    text: str  # once chosen: its line as it stands in the context's text (cut when that was)
     message_ids: tuple[str, ...]
     speakers: tuple[str, ...]
-    dates: tuple[str, ...]  # ISO dates (YYYY-MM-DD) of what it states
+    dates: tuple[str, ...]  # ISO days (YYYY-MM-DD) it was said and means; YYYY-MM / YYYY when vaguer
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +150,8 @@ class MemoryContextReader:
         ``query`` (the message being answered, say) ranks what is relevant to it first.
         """
         validate_group_id(group_id)
+        if query is not None and not isinstance(query, str):
+            raise ValueError(f"query must be a string or None, got {type(query).__name__}")
         if not isinstance(budget_chars, int) or not 0 <= budget_chars <= MAX_BUDGET:
             raise ValueError(
                 f"budget_chars must be an integer between 0 and {MAX_BUDGET}, got {budget_chars!r}"
@@ -324,7 +326,9 @@ def _fit(candidates: list[_Candidate], budget: int, zone: tzinfo) -> tuple[Layou
             continue
         day = _day(candidate, cjk, zone)
         order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
-        if layout.add(candidate.section, candidate.line, day, order):
+        line = layout.add(candidate.section, candidate.line, day, order)
+        if line is not None:
+            candidate.entry = replace(candidate.entry, text=line)
             chosen.append(candidate)
             if candidate.section != TOPICS_HEADING and len(sources) == 1:
                 said |= sources
@@ -351,7 +355,11 @@ def _fit_in_shares(
         day = _day(candidate, cjk, zone)
         order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
         # Only the last section may cut a line short: a cut item would read as a different one.
-        if cap.add(candidate.section, candidate.line, day, order, cut=candidate.section == MESSAGES_HEADING):
+        line = cap.add(
+            candidate.section, candidate.line, day, order, cut=candidate.section == MESSAGES_HEADING
+        )
+        if line is not None:
+            candidate.entry = replace(candidate.entry, text=line)
             layout.used, layout.truncated = cap.used, layout.truncated or cap.truncated
             chosen.append(candidate)
     return layout, chosen

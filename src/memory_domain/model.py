@@ -16,6 +16,8 @@ GROUP_ID_PATTERN = re.compile(r"^(?=.{1,128}$)#*[A-Za-z0-9][A-Za-z0-9_.:@\-]*$",
 MAX_ID_LENGTH = 128
 MAX_CONTENT_LENGTH = 32_000
 MAX_NAME_LENGTH = 200
+EARLIEST_SENT_AT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_SENT_AT = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 class Role(StrEnum):
@@ -77,11 +79,18 @@ class ChatMessage:
         if not isinstance(self.sent_at, datetime) or self.sent_at.tzinfo is None:
             raise InvalidMessage(f"message {self.message_id!r}: sent_at must be a timezone-aware datetime")
         try:
-            self.sent_at.astimezone(UTC)
+            utc = self.sent_at.astimezone(UTC)
         except OverflowError:
             raise InvalidMessage(
                 f"message {self.message_id!r}: sent_at {self.sent_at} is out of range"
             ) from None
+        if not EARLIEST_SENT_AT <= utc <= LATEST_SENT_AT:
+            # No chat was sent then; and days computed from such a time (in another zone, or
+            # "yesterday" of year 1) would overflow the calendar.
+            raise InvalidMessage(
+                f"message {self.message_id!r}: sent_at {self.sent_at} is out of range "
+                f"({EARLIEST_SENT_AT.year} to {LATEST_SENT_AT.year})"
+            )
         if self.reply_to is not None and (
             not isinstance(self.reply_to, str) or not self.reply_to or len(self.reply_to) > MAX_ID_LENGTH
         ):

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a few": 3,
+    "eight": 8, "nine": 9, "ten": 10, "a couple of": 2,
 }  # fmt: skip
 _CN_NUMBERS = {
     "一": 1,
@@ -99,7 +99,8 @@ _CHINESE: list[tuple[re.Pattern[str], Callable[[re.Match[str], date], Day]]] = [
         lambda m, d: ("day", _last_weekday(d, _CN_WEEKDAYS[m.group(1)])),
     ),
     (
-        re.compile(f"(\\d{{1,2}}|{_CN_NUMBER})(天|年)前"),
+        # Not after another numeral: "十二天前" is not "二天前".
+        re.compile(f"(?<![\\d零一二两三四五六七八九十百千])(\\d{{1,2}}|{_CN_NUMBER})(天|年)前"),
         lambda m, d: _ago(
             int(m.group(1)) if m.group(1).isdigit() else _CN_NUMBERS[m.group(1)],
             "day" if m.group(2) == "天" else "year",
@@ -128,7 +129,11 @@ def resolve(text: str, said_on: date) -> list[tuple[int, Day]]:
     found: list[tuple[int, int, Day]] = []
     for pattern, meaning in (*_ENGLISH, *_CHINESE):
         for match in pattern.finditer(text):
-            found.append((match.start(), match.end(), meaning(match, said_on)))
+            try:
+                found.append((match.start(), match.end(), meaning(match, said_on)))
+            except (OverflowError, ValueError):
+                continue  # "99 years ago" said in year 50: no such day, nothing to write
+
     found.sort(key=lambda item: (item[0], -item[1]))
     kept: list[tuple[int, Day]] = []
     reach = -1

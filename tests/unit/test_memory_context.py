@@ -246,3 +246,15 @@ async def test_an_embedder_brings_up_an_item_that_shares_no_word_with_the_query(
     embedder.fail_with(ModelError("the embeddings server is down"))
     fallback = await semantic.context("g1", 2_000, query="painter?")
     assert fallback.text == lexical.text  # a failing embedder never fails the reply
+
+
+async def test_the_entries_hold_no_more_than_the_text_and_a_query_must_be_text() -> None:
+    world = GroupWorld()
+    await world.chat([message("m1", content="lake " * 3_000, sender="melanie")])
+    context = await world.context.context("g1", 120, query="lake")
+    assert len(context.text) <= 120
+    assert sum(len(entry.text) for entry in context.entries) <= 120
+    assert context.truncated and context.entries[0].text.endswith("…")
+    for bad in (5, b"lake", ["lake"]):
+        with pytest.raises(ValueError, match="query must be a string"):
+            await world.context.context("g1", 120, query=bad)  # type: ignore[arg-type]

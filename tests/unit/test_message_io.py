@@ -45,3 +45,9 @@ def test_a_time_without_a_zone_is_taken_as_utc() -> None:
 def test_a_bad_line_raises_value_error_naming_the_problem(line: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_message_line(line)
+
+
+def test_a_message_sent_before_1900_or_after_2999_is_refused_naming_the_range() -> None:
+    for sent_at in ("0001-01-01T00:00:00+00:00", "1899-12-31T23:59:59+00:00", "3000-01-01T00:00:00+00:00"):
+        with pytest.raises(ValueError, match="out of range"):
+            parse_message_line(json.dumps({**GOOD, "sent_at": sent_at}))

@@ -55,3 +55,9 @@ def test_vague_or_absolute_times_are_left_alone() -> None:
 
 def test_a_month_back_from_january_is_december_of_the_year_before() -> None:
     assert annotate("last month", date(2024, 1, 15)) == ("last month [December 2023]", ("2023-12",))
+
+
+def test_compound_chinese_numerals_and_impossible_days_are_left_alone() -> None:
+    assert annotate("十二天前", MONDAY, cjk=True) == ("十二天前", ())  # not "二天前"
+    assert annotate("a few days ago", MONDAY) == ("a few days ago", ())  # how many is a few?
+    assert annotate("99 years ago", date(50, 6, 1)) == ("99 years ago", ())

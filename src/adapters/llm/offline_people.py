@@ -38,7 +38,8 @@ _NAME_START = r"(?<![A-Za-z0-9_\-\[\]\\^{}|`@])"
 # After a leading name: the punctuation that makes it an address, or a space.
 _LEADING_SEPARATOR = re.compile(r"\s*(?:[:,>，：、]|-+>)\s*|\s+|$")
 # What may follow a name that ends a message or a clause: "thanks jdub :)", "ic jdub", "jdub?".
-_AFTER_CLEAR_NAME = re.compile(r"\s*(?:[,:!?，：！？]|[\s.;)(:;pPD=^_\-~*'\"]*$)")
+# One class per alternative, so that a long run of blanks is read once, not once per blank.
+_AFTER_CLEAR_NAME = re.compile(r"(?:\s*[,:!?，：！？]|[\s.;)(:pPD=^_\-~*'\"]*$)")
 # The same after a CJK name: "辛苦了，老李！".
 _AFTER_CJK_NAME = re.compile(r"\s*(?:[，,：:！!？?。~～]|$)")
 # A leading token that addresses someone whatever it is ("steve: …" for "Steve^").

@@ -46,15 +46,3 @@ def check_topic_update(
     for topic in topics:
         require_aware(topic.created_at, f"topic {topic.topic_id!r} created_at")
         require_aware(topic.updated_at, f"topic {topic.topic_id!r} updated_at")
-
-
-def topics_of_messages(topics: Sequence[Topic], revision: TopicRevision) -> dict[str, str]:
-    """Which of the update's topics each message of the revision went to (for the search index)."""
-    wanted = set(revision.message_ids)
-    topic_of: dict[str, str] = {}
-    for topic in topics:
-        # Newest ids are at the end: a topic's provenance only grows by appending.
-        for message_id in reversed(topic.message_ids):
-            if message_id in wanted:
-                topic_of.setdefault(message_id, topic.topic_id)
-    return topic_of

@@ -56,8 +56,8 @@ def migrate() -> None:
     settings = settings_or_exit()
     try:
         asyncio.run(upgrade_to_head(settings.database_dsn()))
-        # Messages integrated before the search index existed are indexed now, so that the
-        # memory context finds them without a separate step after an upgrade.
+        # Messages integrated before the search index existed (or by a worker of an older
+        # release) are indexed now, so that the memory context finds them after an upgrade.
         indexed = asyncio.run(index_missing_groups(settings.database_dsn()))
     except MemoryDomainError as error:
         fail(err, error)
@@ -73,7 +73,7 @@ async def index_missing_groups(dsn: str) -> list[tuple[str, int]]:
     engine = create_engine(dsn)
     try:
         index = SqlSearchIndex(engine)
-        return [(group_id, await index.reindex(group_id)) for group_id in await index.unindexed_groups()]
+        return [(group_id, await index.reindex(group_id)) for group_id in await index.stale_groups()]
     finally:
         await engine.dispose()
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from adapters.postgres.search_index import SqlSearchIndex
 from entrypoints.cli_group_memory import (
     TOPICS_CANNOT_ROLL_BACK,
     MemoryKind,
@@ -32,7 +33,6 @@ from memory_domain.memory_context import MemoryContext, MemoryContextReader
 from memory_domain.model import Topic
 from memory_domain.queries import GroupMemoryView, HistoryEntry, MemoryQueries
 from memory_domain.scheduling import UpdateScheduler
-from memory_domain.search import SearchIndex
 
 memory_app = typer.Typer(help="Read and manage a group's memory.", no_args_is_help=True)
 out = Console(soft_wrap=True)
@@ -230,18 +230,24 @@ def context(
 
 @memory_app.command("reindex")
 def reindex(
-    group: Annotated[str | None, typer.Argument(help="The group id (omit with --all).")] = None,
+    group: Annotated[str | None, typer.Argument(help="The group id (omit with --all or --stale).")] = None,
     every: Annotated[bool, typer.Option("--all", help="Reindex every group.")] = False,
+    stale: Annotated[
+        bool, typer.Option("--stale", help="Reindex the groups whose messages are not all indexed.")
+    ] = False,
 ) -> None:
     """Rebuild the search index behind the memory context from the integrated messages."""
-    if (group is None) == (not every):
-        err.print("error: give a group id or --all (not both)", markup=False)
+    if (group is not None) + every + stale != 1:
+        err.print("error: give a group id, --all or --stale (one of them)", markup=False)
         raise typer.Exit(2)
 
     async def action(container: Container) -> list[tuple[str, int]]:
-        index: SearchIndex = await resolve(container.search_index)
+        index: SqlSearchIndex = await resolve(container.search_index)
         queries: MemoryQueries = await resolve(container.queries)
-        groups = [group] if group is not None else await queries.groups()
+        if group is not None:
+            groups = [group]
+        else:
+            groups = await index.stale_groups() if stale else await queries.groups()
         done = []
         for group_id in groups:
             done.append((group_id, await index.reindex(group_id)))

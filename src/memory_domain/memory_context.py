@@ -191,6 +191,11 @@ class MemoryContextReader:
         topics: tuple[Topic, ...],
     ) -> list[_Candidate]:
         result = await self._search.search(group_id, terms, POSTINGS_PER_TERM)
+        if result.documents == 0 and topics:
+            logger.warning(
+                "group %s has topics but an empty search index: run `ai-worker memory reindex --stale`",
+                group_id,
+            )
         weights = term_weights(result)
         average = result.average_length or 20.0
         scores = bm25_scores(result)

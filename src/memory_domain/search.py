@@ -110,17 +110,15 @@ def idf(documents: int, frequency: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class IndexedDocument:
-    """One message as the index keeps it: its topic and its terms with their impacts."""
+    """One message as the index keeps it: its length and its terms with their impacts."""
 
     message_id: str
-    topic_id: str | None
     length: int
     impacts: dict[str, float]
 
 
 def index_documents(
     messages: Iterable[ChatMessage],
-    topic_of: Mapping[str, str],
     documents: int,
     total_length: int,
 ) -> list[IndexedDocument]:
@@ -132,7 +130,7 @@ def index_documents(
     for message, counts in counted:
         length = sum(counts.values())
         impacts = {term: impact(tf, length, average) for term, tf in counts.items()}
-        indexed.append(IndexedDocument(message.message_id, topic_of.get(message.message_id), length, impacts))
+        indexed.append(IndexedDocument(message.message_id, length, impacts))
     return indexed
 
 

@@ -94,4 +94,6 @@ async def test_the_context_of_a_query_lists_sourced_dated_entries_and_survives_a
         assert again.json()["text"] == context["text"]
 
         refused = await ai_worker("memory", "reindex", env=env)
-        assert refused.returncode == 2 and "give a group id or --all" in refused.stderr
+        assert refused.returncode == 2 and "give a group id, --all or --stale" in refused.stderr
+        stale = await ai_worker("memory", "reindex", "--stale", env=env)
+        assert stale.returncode == 0 and stale.stdout.strip() == ""  # every group is up to date

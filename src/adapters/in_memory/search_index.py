@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from memory_domain.model import ChatMessage, validate_group_id
@@ -38,13 +38,13 @@ class InMemorySearchIndex:
     messages back for :meth:`reindex`.
     """
 
-    def __init__(self, integrated: Callable[[str], list[tuple[ChatMessage, str | None]]]) -> None:
+    def __init__(self, integrated: Callable[[str], list[ChatMessage]]) -> None:
         self._groups: dict[str, _GroupIndex] = {}
         self._integrated = integrated
 
-    def add(self, group_id: str, messages: Sequence[ChatMessage], topic_of: Mapping[str, str]) -> None:
+    def add(self, group_id: str, messages: Sequence[ChatMessage]) -> None:
         group = self._groups.setdefault(group_id, _GroupIndex())
-        group.add(index_documents(messages, topic_of, len(group.documents), group.total_length))
+        group.add(index_documents(messages, len(group.documents), group.total_length))
 
     async def search(self, group_id: str, terms: Sequence[str], per_term: int) -> SearchResult:
         validate_group_id(group_id)
@@ -65,14 +65,11 @@ class InMemorySearchIndex:
 
     async def reindex(self, group_id: str) -> int:
         validate_group_id(group_id)
-        rows = sorted(self._integrated(group_id), key=lambda row: row[0].message_id)
+        rows = sorted(self._integrated(group_id), key=lambda message: message.message_id)
         group = _GroupIndex()
         self._groups[group_id] = group
         # In the same rounds as the SQL index, so that both weigh lengths alike.
         for start in range(0, len(rows), REINDEX_BATCH):
             chunk = rows[start : start + REINDEX_BATCH]
-            topic_of = {m.message_id: t for m, t in chunk if t is not None}
-            group.add(
-                index_documents([m for m, _ in chunk], topic_of, len(group.documents), group.total_length)
-            )
+            group.add(index_documents(chunk, len(group.documents), group.total_length))
         return len(rows)

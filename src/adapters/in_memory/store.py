@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.in_memory.search_index import InMemorySearchIndex
-from adapters.memory_store_checks import check_topic_update, require_aware, topics_of_messages
+from adapters.memory_store_checks import check_topic_update, require_aware
 from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
     ChatMessage,
@@ -54,7 +54,7 @@ class InMemoryMemoryStore:
     def __init__(self) -> None:
         self._groups: dict[str, _Group] = {}
         # Written in the commit that integrates messages, as the SQL store writes its index.
-        self.search_index = InMemorySearchIndex(self._integrated_with_topics)
+        self.search_index = InMemorySearchIndex(self._integrated)
 
     async def add_messages(self, messages: Sequence[ChatMessage], recorded_at: datetime) -> list[ChatMessage]:
         require_aware(recorded_at, "recorded_at")
@@ -148,11 +148,7 @@ class InMemoryMemoryStore:
             )
             group.topic_revisions[topic.topic_id] = revision.revision
         group.revisions.append(stored_revision)
-        self.search_index.add(
-            group_id,
-            [group.messages[message_id].message for message_id in message_ids],
-            topics_of_messages(topics, revision),
-        )
+        self.search_index.add(group_id, [group.messages[message_id].message for message_id in message_ids])
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:
@@ -182,14 +178,9 @@ class InMemoryMemoryStore:
 
     # -- read by the in-memory group memory store (not part of the MemoryStore port) ----------
 
-    def _integrated_with_topics(self, group_id: str) -> list[tuple[ChatMessage, str | None]]:
+    def _integrated(self, group_id: str) -> list[ChatMessage]:
         group = self._groups.get(group_id, _Group())
-        topic_of = {m: t.topic_id for t in group.topics.values() for m in t.message_ids}
-        return [
-            (stored.message, topic_of.get(message_id))
-            for message_id, stored in group.messages.items()
-            if stored.revision is not None
-        ]
+        return [stored.message for stored in group.messages.values() if stored.revision is not None]
 
     def topic_version(self, group_id: str) -> int:
         group = self._groups.get(group_id)

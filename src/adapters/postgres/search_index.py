@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.postgres.engine import storage_errors
 from adapters.postgres.search_tables import search_documents, search_postings, search_stats, search_terms
 from adapters.postgres.statements import dialect_insert
-from adapters.postgres.tables import chat_messages, topics
+from adapters.postgres.tables import chat_messages, topic_memories
 from adapters.postgres.topic_rows import message_from_row
 from memory_domain.model import ChatMessage, validate_group_id
 from memory_domain.search import (
@@ -30,15 +30,13 @@ async def write_documents(
     engine: AsyncEngine,
     group_id: str,
     messages: Sequence[ChatMessage],
-    topic_of: Mapping[str, str],
+    version: int,
 ) -> None:
-    """Index newly integrated messages inside the caller's transaction.
+    """Index newly integrated messages inside the caller's transaction, up to topic ``version``.
 
     The caller holds the group's topic-memory row (the version-guarded write comes first), so
     the statistics of one group are never updated by two transactions at once.
     """
-    if not messages:
-        return
     stats = (
         await connection.execute(
             sa.select(search_stats.c.documents, search_stats.c.total_length).where(
@@ -47,19 +45,22 @@ async def write_documents(
         )
     ).first()
     documents, total_length = (stats.documents, stats.total_length) if stats is not None else (0, 0)
-    indexed = index_documents(messages, topic_of, documents, total_length)
-    await _insert_documents(connection, engine, group_id, indexed)
+    indexed = index_documents(messages, documents, total_length)
+    if indexed:
+        await _insert_documents(connection, engine, group_id, indexed)
     insert = dialect_insert(engine, search_stats)
     await connection.execute(
         insert.values(
             group_id=group_id,
             documents=len(indexed),
             total_length=sum(document.length for document in indexed),
+            indexed_version=version,
         ).on_conflict_do_update(
             index_elements=["group_id"],
             set_={
                 "documents": search_stats.c.documents + insert.excluded.documents,
                 "total_length": search_stats.c.total_length + insert.excluded.total_length,
+                "indexed_version": insert.excluded.indexed_version,
             },
         )
     )
@@ -69,8 +70,7 @@ async def _insert_documents(
     connection: AsyncConnection, engine: AsyncEngine, group_id: str, indexed: Sequence[IndexedDocument]
 ) -> None:
     document_rows: list[dict[str, Any]] = [
-        {"group_id": group_id, "message_id": d.message_id, "topic_id": d.topic_id, "length": d.length}
-        for d in indexed
+        {"group_id": group_id, "message_id": d.message_id, "length": d.length} for d in indexed
     ]
     posting_rows: list[dict[str, Any]] = []
     frequencies: dict[str, int] = {}
@@ -159,27 +159,34 @@ class SqlSearchIndex:
             postings.sort(key=lambda p: (p.impact, p.message_id), reverse=True)
         return found
 
-    async def unindexed_groups(self) -> list[str]:
-        """Groups with integrated messages but no index (integrated before the index existed)."""
+    async def stale_groups(self) -> list[str]:
+        """Groups whose messages are not all indexed: integrated before the index existed, or by
+        a worker of an older release. One row per group is read, never the messages."""
         statement = (
-            sa.select(chat_messages.c.group_id)
-            .where(chat_messages.c.revision.is_not(None))
-            .group_by(chat_messages.c.group_id)
-            .except_(sa.select(search_stats.c.group_id))
+            sa.select(topic_memories.c.group_id)
+            .select_from(
+                topic_memories.outerjoin(search_stats, search_stats.c.group_id == topic_memories.c.group_id)
+            )
+            .where(
+                sa.or_(
+                    search_stats.c.group_id.is_(None),
+                    search_stats.c.indexed_version < topic_memories.c.version,
+                )
+            )
+            .order_by(topic_memories.c.group_id)
         )
-        with storage_errors(self._engine.url, "find groups without a search index"):
+        with storage_errors(self._engine.url, "find groups with a stale search index"):
             async with self._engine.connect() as connection:
-                return sorted(row[0] for row in (await connection.execute(statement)).all())
+                return [row[0] for row in (await connection.execute(statement)).all()]
 
     async def reindex(self, group_id: str) -> int:
         validate_group_id(group_id)
         indexed = 0
         with storage_errors(self._engine.url, "rebuild the search index"):
             async with self._engine.begin() as connection:
-                await _lock_group(connection, self._engine, group_id)
+                version = await _lock_group(connection, self._engine, group_id)
                 for table in (search_postings, search_terms, search_documents, search_stats):
                     await connection.execute(sa.delete(table).where(table.c.group_id == group_id))
-                topic_of = await _topics_of_messages(connection, group_id)
                 after = ""
                 while True:
                     statement = (
@@ -196,26 +203,19 @@ class SqlSearchIndex:
                     if not rows:
                         break
                     messages = [message_from_row(row) for row in rows]
-                    await write_documents(connection, self._engine, group_id, messages, topic_of)
+                    await write_documents(connection, self._engine, group_id, messages, version)
                     indexed += len(messages)
                     after = rows[-1].message_id
+                if not indexed:
+                    # Nothing to index: record the version all the same, so it is not stale.
+                    await write_documents(connection, self._engine, group_id, [], version)
         return indexed
 
 
-async def _lock_group(connection: AsyncConnection, engine: AsyncEngine, group_id: str) -> None:
-    """Hold the group's topic-memory row, so that no topic commit indexes messages meanwhile."""
-    from adapters.postgres.tables import topic_memories
-
+async def _lock_group(connection: AsyncConnection, engine: AsyncEngine, group_id: str) -> int:
+    """Hold the group's topic-memory row, so that no topic commit indexes messages meanwhile;
+    return its version (0 for a group never updated)."""
     statement = sa.select(topic_memories.c.version).where(topic_memories.c.group_id == group_id)
     if engine.dialect.name == "postgresql":
         statement = statement.with_for_update()
-    await connection.execute(statement)
-
-
-async def _topics_of_messages(connection: AsyncConnection, group_id: str) -> dict[str, str]:
-    topic_of: dict[str, str] = {}
-    statement = sa.select(topics.c.topic_id, topics.c.message_ids).where(topics.c.group_id == group_id)
-    for row in (await connection.execute(statement)).all():
-        for message_id in row.message_ids or ():
-            topic_of[str(message_id)] = row.topic_id
-    return topic_of
+    return int((await connection.scalar(statement)) or 0)

@@ -9,13 +9,12 @@ import sqlalchemy as sa
 
 from adapters.postgres.tables import ident, metadata
 
-# One row per indexed (integrated) message: its topic and its length in terms.
+# One row per indexed (integrated) message: its length in terms.
 search_documents = sa.Table(
     "search_documents",
     metadata,
     sa.Column("group_id", ident(), primary_key=True),
     sa.Column("message_id", ident(), primary_key=True),
-    sa.Column("topic_id", sa.String(128), nullable=True),
     sa.Column("length", sa.Integer(), nullable=False),
 )
 
@@ -41,11 +40,14 @@ search_terms = sa.Table(
     sa.Column("frequency", sa.Integer(), nullable=False),
 )
 
-# The group's document count and total length (for the average length of BM25).
+# The group's document count and total length (for the average length of BM25), and the topic
+# version its messages are indexed up to: a group whose topic memory is ahead of it (messages
+# integrated by a worker of an older release) is found and reindexed.
 search_stats = sa.Table(
     "search_stats",
     metadata,
     sa.Column("group_id", ident(), primary_key=True),
     sa.Column("documents", sa.Integer(), nullable=False),
     sa.Column("total_length", sa.BigInteger(), nullable=False),
+    sa.Column("indexed_version", sa.Integer(), nullable=False),
 )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.memory_store_checks import check_topic_update, require_aware, topics_of_messages
+from adapters.memory_store_checks import check_topic_update, require_aware
 from adapters.postgres.engine import storage_errors
 from adapters.postgres.search_index import write_documents
 from adapters.postgres.statements import batches as _batches
@@ -170,9 +170,7 @@ class SqlMemoryStore:
                 await connection.execute(sa.insert(topic_revisions).values(revision_row(revision)))
                 integrated = await self._mark_integrated(connection, group_id, revision)
                 await self._upsert_topics(connection, group_id, topics, revision.revision)
-                await write_documents(
-                    connection, self._engine, group_id, integrated, topics_of_messages(topics, revision)
-                )
+                await write_documents(connection, self._engine, group_id, integrated, revision.revision)
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:

@@ -1,6 +1,7 @@
 """The search index behind the memory context: documents, postings, term frequencies, stats.
 
-Existing integrated messages are indexed by ``ai-worker memory reindex`` (the index is derived).
+Existing integrated messages are indexed by ``ai-worker migrate`` (or ``memory reindex --stale``):
+the index is derived from them.
 
 Revision ID: 0006
 Revises: 0005
@@ -29,7 +30,6 @@ def upgrade() -> None:
         "search_documents",
         sa.Column("group_id", _ident(), nullable=False),
         sa.Column("message_id", _ident(), nullable=False),
-        sa.Column("topic_id", sa.String(128), nullable=True),
         sa.Column("length", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("group_id", "message_id", name="pk_search_documents"),
     )
@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("group_id", _ident(), nullable=False),
         sa.Column("documents", sa.Integer(), nullable=False),
         sa.Column("total_length", sa.BigInteger(), nullable=False),
+        sa.Column("indexed_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("group_id", name="pk_search_stats"),
     )
 

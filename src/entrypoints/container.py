@@ -199,6 +199,8 @@ class Container(containers.DeclarativeContainer):
         providers.Callable(lambda s: ZoneInfo(s.memory_timezone), settings),
         embedder,
         providers.Callable(lambda s: s.embeddings_weight, settings),
+        # A reply waits for embeddings no longer than one request may take, and never over 3 s.
+        providers.Callable(lambda s: min(3.0, s.embeddings_timeout_seconds), settings),
     )
 
     # Long tasks: stored in the same database, dispatched through arq.

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if value:
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+            except ValueError as error:
+                raise ValueError(f"is not a valid URL ({error})") from None
+            if not parts.hostname:
+                raise ValueError("has no host name")
         return value or None
 
     @field_validator("embeddings_model")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, tzinfo
 
@@ -130,12 +131,17 @@ class MemoryContextReader:
         embedder: Embedder | None = None,
         semantic_weight: float = 0.3,
         semantic_timeout: float = 3.0,
+        semantic_pause: float = 60.0,
     ) -> None:
         # The optional semantic signal re-ranks the lexical candidates and brings up items and
-        # topics that share no word with the query; it may never fail or stall a reply.
+        # topics that share no word with the query; it may never fail or stall a reply: a call
+        # waits at most ``semantic_timeout``, and after a failure replies go without it for
+        # ``semantic_pause`` seconds instead of each waiting on a server that is down.
         self._embedder = embedder
         self._semantic_weight = semantic_weight
         self._semantic_timeout = semantic_timeout
+        self._semantic_pause = semantic_pause
+        self._semantic_paused_until = 0.0
         # Days are written in the group's time zone (MEMORY_TIMEZONE): 07:00 in Beijing is the
         # previous day in UTC, and a reply should not say "yesterday" about this morning.
         self._zone = zone
@@ -210,7 +216,11 @@ class MemoryContextReader:
         for topic in topics:
             score = text_score(weights, f"{topic.title}\n{topic.summary}", average)
             candidates.append(_topic_candidate(topic, score, self._zone))
-        if self._embedder is not None and self._semantic_weight > 0:
+        if (
+            self._embedder is not None
+            and self._semantic_weight > 0
+            and time.monotonic() >= self._semantic_paused_until
+        ):
             candidates = await self._reranked(query, candidates)
         candidates = [c for c in candidates if c.score > 0]
         candidates.sort(key=lambda c: (-c.score, c.entry.kind, c.entry.key))
@@ -224,7 +234,12 @@ class MemoryContextReader:
             async with asyncio.timeout(self._semantic_timeout):
                 semantic = await semantic_scores(self._embedder, query, texts)
         except (ModelError, TimeoutError) as error:
-            logger.warning("memory context: ranking without embeddings (%s)", error)
+            self._semantic_paused_until = time.monotonic() + self._semantic_pause
+            logger.warning(
+                "memory context: ranking without embeddings for %.0f s (%s)",
+                self._semantic_pause,
+                str(error) or "no answer in time",
+            )
             return candidates
         lexical = {key[id(c)]: c.score for c in candidates}
         blended = blend(lexical, semantic, self._semantic_weight)

@@ -167,3 +167,20 @@ def test_every_bad_embeddings_variable_is_named_at_once(monkeypatch: pytest.Monk
     ):
         assert f"  {name}" in message
     assert KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://h:99999/v1", "not a valid URL"),
+        ("http://h:port/v1", "not a valid URL"),
+        ("http:///v1", "no host"),
+    ],
+)
+def test_a_server_url_with_a_bad_port_or_no_host_stops_the_worker(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("EMBEDDINGS_BASE_URL", url)
+    monkeypatch.setenv("EMBEDDINGS_MODEL", "m")
+    with pytest.raises(SettingsError, match=f"EMBEDDINGS_BASE_URL: .*{problem}"):
+        load_settings()

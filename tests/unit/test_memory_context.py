@@ -246,6 +246,11 @@ async def test_an_embedder_brings_up_an_item_that_shares_no_word_with_the_query(
     embedder.fail_with(ModelError("the embeddings server is down"))
     fallback = await semantic.context("g1", 2_000, query="painter?")
     assert fallback.text == lexical.text  # a failing embedder never fails the reply
+    embedder.fail_with(None)
+    asked = len(embedder.requests)
+    paused = await semantic.context("g1", 2_000, query="painter?")
+    # After a failure the next replies do not wait on the server: it is not asked for a while.
+    assert paused.text == lexical.text and len(embedder.requests) == asked
 
 
 async def test_the_entries_hold_no_more_than_the_text_and_a_query_must_be_text() -> None:

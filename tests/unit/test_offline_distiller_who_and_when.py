@@ -359,6 +359,18 @@ async def test_a_persons_later_move_supersedes_their_earlier_one_months_later_in
     ]
 
 
+async def test_a_move_of_something_else_leaves_a_persons_home_alone() -> None:
+    memory = Memory()
+    march = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    await memory.evolve("t1", [said("p1", "Ann", "I moved to Berlin for the new job.", march)])
+    # The same person, a move of the team's cluster: not where Ann lives.
+    await memory.evolve(
+        "t2", [said("p2", "Ann", "We finally moved to Kubernetes, the deploys are fast.", NOV_2)]
+    )
+    assert memory.ended(ItemKind.FACT) == []
+    assert "Ann said on 2 March 2026: I moved to Berlin for the new job." in memory.live(ItemKind.FACT)
+
+
 async def test_a_chinese_move_supersedes_the_same_persons_earlier_move() -> None:
     memory = Memory()
     await memory.evolve("t1", [said("c1", "小王", "我搬到北京了，在海淀", NOV_2 - timedelta(days=200))])

@@ -16,10 +16,16 @@ from adapters.llm.offline_cues import without_cues
 from adapters.llm.text import features
 
 # Kinds of change a statement states, one pattern each. A person lives in one place at a time,
-# so a move replaces their previous move whatever else the two say (EXCLUSIVE_CHANGES); a switch
-# replaces an earlier switch only of the same subject ("to the data team", "to the platform team"
-# both, "to decaf" not "to Postgres").
+# so their own move ("I moved to …", "我搬到…") replaces their previous one whatever else the two
+# say (EXCLUSIVE_CHANGES); any other move ("we finally moved to Kubernetes") and a switch replace
+# an earlier one only of the same subject ("to the data team", "to the platform team" both, "to
+# decaf" not "to Postgres").
 _CHANGES = {
+    "home": re.compile(
+        r"\bI(?:'ve| have|'m| am| just| finally| recently| then)* "
+        r"(?:moved|moving|relocated|relocating)(?: back)? (?:to|into)\b|我(?:们家)?(?:刚|已经)?搬(?:到|去|回|进|家到)",
+        re.IGNORECASE,
+    ),
     "move": re.compile(
         r"\b(?:moved|moving|relocated|relocating)(?: back)? (?:to|into)\b|搬(?:到|去|回|进|家到)",
         re.IGNORECASE,
@@ -30,7 +36,7 @@ _CHANGES = {
         re.IGNORECASE,
     ),
 }
-EXCLUSIVE_CHANGES = frozenset({"move"})
+EXCLUSIVE_CHANGES = frozenset({"home"})
 # Other words that say a state changed; the adverbs say only that ("now", "现在"), so they are no
 # part of what a statement is about.
 _CHANGE_VERBS = re.compile(

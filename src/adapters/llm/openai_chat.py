@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Sequence
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import openai
 from openai.types.chat import (
@@ -22,25 +20,13 @@ from openai.types.chat import (
     ChatCompletionUserMessageParam,
 )
 
+from adapters.llm.openai_transport import RetryableError, backoff, public_url, redact, server_errors
 from memory_domain.errors import ModelError
 from memory_domain.model import ModelUsage
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-# 408 and 409 are what OpenAI's own client retries besides 429 and 5xx: transient by definition.
-_RETRYABLE_STATUSES = frozenset({408, 409, 429})
-_MAX_DETAIL = 300
-
-
-class _RetryableError(Exception):
-    """One attempt failed in a way another attempt may not: carries the error to report."""
-
-    def __init__(self, error: ModelError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
 
 
 class OpenAIChat:
@@ -125,7 +111,7 @@ class OpenAIChat:
                 completion = await self._request(messages)
                 spent = _add_usage(spent, completion)
                 return self._read(completion, read, spent)
-            except _RetryableError as retryable:
+            except RetryableError as retryable:
                 failure = retryable
             except ModelError as fatal:
                 raise ModelError(f"model {self.model!r}: {fatal}") from None
@@ -147,9 +133,9 @@ class OpenAIChat:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _request(self, messages: list[ChatCompletionMessageParam]) -> ChatCompletion:
-        try:
-            # The SDK's timeout bounds each phase of the request; this bounds the whole of it, so
-            # that a server trickling bytes cannot hold a job past its deadline.
+        # The SDK's timeout bounds each phase of the request; asyncio's bounds the whole of it, so
+        # that a server trickling bytes cannot hold a job past its deadline.
+        with server_errors("model", self.base_url, self.timeout, self._redact):
             async with asyncio.timeout(self.timeout):
                 return await self._client.chat.completions.create(
                     model=self.model,
@@ -159,57 +145,27 @@ class OpenAIChat:
                     max_tokens=openai.omit if self._max_output_tokens is None else self._max_output_tokens,
                     timeout=self.timeout,
                 )
-        except (TimeoutError, openai.APITimeoutError):
-            raise _RetryableError(
-                ModelError(f"the model server did not answer within {self.timeout:g} s")
-            ) from None
-        except openai.APIConnectionError as error:
-            raise _RetryableError(
-                ModelError(
-                    f"could not reach the model server at {public_url(self.base_url)}: "
-                    f"{self._redact(str(error))}"
-                )
-            ) from None
-        except openai.APIStatusError as error:
-            detail = self._redact(error.message)
-            model_error = ModelError(f"the model server answered HTTP {error.status_code}: {detail}")
-            if error.status_code in _RETRYABLE_STATUSES or error.status_code >= 500:
-                raise _RetryableError(model_error, _retry_after(error)) from None
-            raise model_error from None
-        except Exception as error:
-            # Anything else (a 200 whose body is not JSON, a response the SDK cannot read) is
-            # the server's fault, not ours, and worth another attempt.
-            detail = self._redact(f"{type(error).__name__}: {error}")
-            raise _RetryableError(
-                ModelError(f"unreadable response from the model server: {detail}")
-            ) from None
+        raise AssertionError("unreachable: the request returns or raises")
 
     def _read(self, completion: ChatCompletion, read: Callable[[str, ModelUsage], T], usage: ModelUsage) -> T:
         try:
             choice = completion.choices[0]
             content, refusal, finish = choice.message.content, choice.message.refusal, choice.finish_reason
         except (AttributeError, IndexError, TypeError):
-            raise _RetryableError(ModelError("the response holds no chat completion choice")) from None
+            raise RetryableError(ModelError("the response holds no chat completion choice")) from None
         if refusal:
-            raise _RetryableError(ModelError(f"the model refused: {self._redact(refusal)}"))
+            raise RetryableError(ModelError(f"the model refused: {self._redact(refusal)}"))
         try:
             return read(content or "", usage)
         except ModelError as error:
             cut = " (the answer was cut off at the output token limit)" if finish == "length" else ""
-            raise _RetryableError(type(error)(f"{self._redact(str(error))}{cut}")) from None
+            raise RetryableError(type(error)(f"{self._redact(str(error))}{cut}")) from None
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        ceiling = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
-        # Equal jitter: workers that failed together do not all come back at the same instant.
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self._backoff_max))
-        return delay
+        return backoff(attempt, retry_after, self._backoff_base, self._backoff_max)
 
     def _redact(self, text: str) -> str:
-        # Some servers quote the key they refused ("Incorrect API key provided: sk-...").
-        secret = self._client.api_key
-        return (text.replace(secret, "[redacted]") if secret else text)[:_MAX_DETAIL]
+        return redact(text, self._client.api_key)
 
 
 def _add_usage(spent: ModelUsage, completion: ChatCompletion) -> ModelUsage:
@@ -225,19 +181,3 @@ def _add_usage(spent: ModelUsage, completion: ChatCompletion) -> ModelUsage:
 
 def _tokens(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 0
-
-
-def _retry_after(error: openai.APIStatusError) -> float | None:
-    raw = error.response.headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare from model servers, and our own backoff still applies
-
-
-def public_url(url: str) -> str:
-    """``url`` without user info, query or fragment, where credentials sometimes hide."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "(invalid url)"

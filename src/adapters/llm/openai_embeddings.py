@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import random
 from array import array
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,22 +18,11 @@ from collections.abc import Sequence
 import openai
 from openai.types import CreateEmbeddingResponse
 
-from adapters.llm.openai_chat import public_url
+from adapters.llm.openai_transport import RetryableError, backoff, public_url, redact, server_errors
 from memory_domain.embedding import Vector
 from memory_domain.errors import ModelError
 
 logger = logging.getLogger(__name__)
-
-# 408 and 409 are what OpenAI's own client retries besides 429 and 5xx: transient by definition.
-_RETRYABLE_STATUSES = frozenset({408, 409, 429})
-_MAX_DETAIL = 300
-
-
-class _RetryableError(Exception):
-    def __init__(self, error: ModelError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
 
 
 class _LruCache:
@@ -177,7 +165,7 @@ class OpenAIEmbedder:
             for attempt in range(1, self._max_attempts + 1):
                 try:
                     return self._read(await self._request(batch), len(batch))
-                except _RetryableError as retryable:
+                except RetryableError as retryable:
                     failure = retryable
                 except ModelError as fatal:
                     raise ModelError(f"embeddings model {self._model!r}: {fatal}") from None
@@ -200,8 +188,8 @@ class OpenAIEmbedder:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _request(self, batch: list[str]) -> CreateEmbeddingResponse:
-        try:
-            # The SDK's timeout bounds each phase of the request; this bounds the whole of it.
+        # The SDK's timeout bounds each phase of the request; asyncio's bounds the whole of it.
+        with server_errors("embeddings", self._base_url, self._timeout, self._redact):
             async with asyncio.timeout(self._timeout):
                 return await self._client.embeddings.create(
                     model=self._model,
@@ -210,41 +198,19 @@ class OpenAIEmbedder:
                     encoding_format="float",
                     timeout=self._timeout,
                 )
-        except (TimeoutError, openai.APITimeoutError):
-            raise _RetryableError(
-                ModelError(f"the embeddings server did not answer within {self._timeout:g} s")
-            ) from None
-        except openai.APIConnectionError as error:
-            raise _RetryableError(
-                ModelError(
-                    f"could not reach the embeddings server at {public_url(self._base_url)}: "
-                    f"{self._redact(str(error))}"
-                )
-            ) from None
-        except openai.APIStatusError as error:
-            detail = self._redact(error.message)
-            model_error = ModelError(f"the embeddings server answered HTTP {error.status_code}: {detail}")
-            if error.status_code in _RETRYABLE_STATUSES or error.status_code >= 500:
-                raise _RetryableError(model_error, _retry_after(error)) from None
-            raise model_error from None
-        except Exception as error:
-            # A 200 whose body is not JSON, or that the SDK cannot read: the server's fault.
-            detail = self._redact(f"{type(error).__name__}: {error}")
-            raise _RetryableError(
-                ModelError(f"unreadable response from the embeddings server: {detail}")
-            ) from None
+        raise AssertionError("unreachable: the request returns or raises")
 
     def _read(self, response: object, count: int) -> list[array[float]]:
         try:
             vectors = _vectors_in_order(getattr(response, "data", None), count)
         except ValueError as error:
-            raise _RetryableError(
+            raise RetryableError(
                 ModelError(f"unusable embeddings answer: {self._redact(str(error))}")
             ) from None
         dimension = self._dimension or len(vectors[0])
         for position, vector in enumerate(vectors):
             if len(vector) != dimension:
-                raise _RetryableError(
+                raise RetryableError(
                     ModelError(
                         f"unusable embeddings answer: vector {position} has {len(vector)} dimensions, "
                         f"expected {dimension}"
@@ -254,17 +220,10 @@ class OpenAIEmbedder:
         return vectors
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        ceiling = min(self._backoff_max, self._backoff_base * 2.0 ** (attempt - 1))
-        # Equal jitter: workers that failed together do not all come back at the same instant.
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self._backoff_max))
-        return delay
+        return backoff(attempt, retry_after, self._backoff_base, self._backoff_max)
 
     def _redact(self, text: str) -> str:
-        # Some servers quote the key they refused ("Incorrect API key provided: sk-...").
-        secret = self._client.api_key
-        return (text.replace(secret, "[redacted]") if secret else text)[:_MAX_DETAIL]
+        return redact(text, self._client.api_key)
 
 
 def _vectors_in_order(data: object, count: int) -> list[array[float]]:
@@ -301,11 +260,3 @@ def _vector(raw: object, position: int) -> array[float]:
     if not all(math.isfinite(value) for value in vector):
         raise ValueError(f"embedding {position} holds numbers that are not finite float32 values")
     return vector
-
-
-def _retry_after(error: openai.APIStatusError) -> float | None:
-    raw = error.response.headers.get("retry-after")
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except ValueError:
-        return None  # an HTTP date: rare from model servers, and our own backoff still applies

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from entrypoints.cli_health import health
 from entrypoints.cli_memory import memory_app
 from entrypoints.cli_support import fail, with_container
 from entrypoints.cli_tasks import tasks_app
 from entrypoints.container import Container, resolve
-from entrypoints.message_io import parse_message_line
 from entrypoints.settings import Settings, SettingsError, load_settings
 from memory_domain.errors import MemoryDomainError
-from memory_domain.model import ChatMessage
 from memory_domain.recording import MessageRecorder
 from memory_domain.scheduling import UpdateScheduler
 
@@ -32,11 +32,10 @@ app = typer.Typer(
 )
 app.add_typer(memory_app, name="memory")
 app.add_typer(tasks_app, name="tasks")
+app.command()(health)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-INGEST_BATCH = 500
 
 
 def settings_or_exit() -> Settings:
@@ -89,6 +88,11 @@ def worker(
     from entrypoints.unified_worker import build_worker_settings
 
     settings = settings_or_exit()
+    try:
+        # A worker on PostgreSQL with a private in-process Redis would never see other programs' jobs.
+        settings.require_shared_redis()
+    except SettingsError as error:
+        fail(err, error, code=2)
     configure_logging(settings)
     if settings.uses_embedded_redis:
         err.print(
@@ -98,56 +102,42 @@ def worker(
     run_worker(build_worker_settings(settings), burst=burst)
 
 
-def _read_messages(path: Path) -> Iterator[tuple[int, ChatMessage | str]]:
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, parse_message_line(line)
-            except ValueError as error:
-                yield number, str(error)
-
-
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSONL file.")],
+    # A str, not a Path: typer (0.29) turns "-" into a Path before checking for the dash.
+    file: Annotated[str, typer.Argument(metavar="FILE", help="JSONL file, or - for standard input.")],
 ) -> None:
-    """Record the messages of a JSONL file (one message per line); bad lines are reported and skipped."""
+    """Record the messages of a JSONL file (one message per line); bad lines are reported and skipped.
 
-    async def run(container: Container) -> tuple[int, int, int, set[str]]:
+    A message id given twice keeps its first message, as a message recorded before keeps its
+    recording; a repeat with other content is reported with its line.
+    """
+    from entrypoints.ingest import IngestReport, ingest_lines
+
+    label = "<stdin>" if file == "-" else file
+    try:
+        source = nullcontext(sys.stdin.buffer) if file == "-" else Path(file).open("rb")  # noqa: SIM115
+    except OSError as error:
+        err.print(f"error: cannot read {file}: {error.strerror}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+    def report(problem: str) -> None:
+        err.print(problem, markup=False, highlight=False)
+
+    async def run(container: Container) -> IngestReport:
         recorder: MessageRecorder = await resolve(container.recorder)
-        recorded = duplicates = bad = 0
-        enqueued: set[str] = set()
-        batch: list[ChatMessage] = []
+        store = await resolve(container.store)
+        with source as lines:
+            return await ingest_lines(recorder, store, lines, label, report)
 
-        async def flush() -> None:
-            nonlocal recorded, duplicates
-            result = await recorder.record_many(batch)
-            recorded += result.recorded
-            duplicates += result.duplicates
-            enqueued.update(result.enqueued_groups)
-            batch.clear()
-
-        for number, item in _read_messages(file):
-            if isinstance(item, str):
-                bad += 1
-                err.print(f"{file}:{number}: skipped: {item}", markup=False)
-                continue
-            batch.append(item)
-            if len(batch) >= INGEST_BATCH:
-                await flush()
-        if batch:
-            await flush()
-        return recorded, duplicates, bad, enqueued
-
-    recorded, duplicates, bad, enqueued = run_with_container(run)
+    result = run_with_container(run)
     out.print(
-        f"recorded {recorded} messages ({duplicates} already recorded, {bad} bad lines skipped); "
-        f"updates enqueued for {len(enqueued)} groups",
+        f"recorded {result.recorded} messages ({result.duplicates} already recorded, {result.conflicts} "
+        f"conflicting repeats not recorded, {result.bad} bad lines skipped); "
+        f"updates enqueued for {len(result.enqueued)} groups",
         markup=False,
     )
-    if bad:
+    if not result.complete:
         raise typer.Exit(1)
 
 

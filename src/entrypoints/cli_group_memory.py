@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from entrypoints.cli_support import printable
 from memory_domain.group_model import EvolutionFailure, GroupMemory, MemoryItem
 from memory_domain.memory_context import MemoryContext
 from memory_domain.queries import HistoryEntry
@@ -114,7 +115,9 @@ def print_group_memory(console: Console, memory: GroupMemory, failure: Evolution
         highlight=False,
     )
     if failure is not None:
-        console.print(f"[red]last evolution failed:[/red] {escape(failure.error)}", highlight=False)
+        console.print(
+            f"[red]last evolution failed:[/red] {escape(printable(failure.error))}", highlight=False
+        )
     if not memory.items:
         return
     table = Table(show_lines=True)
@@ -122,9 +125,9 @@ def print_group_memory(console: Console, memory: GroupMemory, failure: Evolution
         table.add_column(column, no_wrap=column != "text")
     for item in memory.items:
         table.add_row(
-            escape(item.item_id[:8]),
+            escape(printable(item.item_id[:8])),
             item.kind.value,
-            Text(item.text),
+            Text(printable(item.text)),
             item.valid_from.strftime("%Y-%m-%d %H:%M"),
             item.invalid_at.strftime("%Y-%m-%d %H:%M") if item.invalid_at else "",
         )

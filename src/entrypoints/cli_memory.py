@@ -1,10 +1,9 @@
-"""``ai-worker memory ...``: read a group's memories and history; update, evolve or roll back."""
+"""``ai-worker memory ...``: read a group's memories and history; update, requeue, evolve, roll back."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,7 +21,8 @@ from entrypoints.cli_group_memory import (
     print_group_memory,
     print_history,
 )
-from entrypoints.cli_support import fail, with_container
+from entrypoints.cli_quarantine import print_quarantined, quarantined_json
+from entrypoints.cli_support import fail, json_text, printable, with_container
 from entrypoints.container import Container, resolve
 from entrypoints.settings import SettingsError, load_settings
 from memory_domain.consensus import ConsensusScheduler
@@ -31,6 +31,7 @@ from memory_domain.group_model import GroupMemoryRevision
 from memory_domain.group_rollback import GroupMemoryRollback
 from memory_domain.memory_context import MemoryContext, MemoryContextReader
 from memory_domain.model import Topic
+from memory_domain.quarantine import MessageQuarantine
 from memory_domain.queries import GroupMemoryView, HistoryEntry, MemoryQueries
 from memory_domain.scheduling import UpdateScheduler
 
@@ -66,18 +67,22 @@ def view_json(view: GroupMemoryView) -> dict[str, Any]:
         "group_memory": None
         if view.group_memory is None
         else group_memory_json(view.group_memory, view.last_evolution_failure),
+        "quarantined": [quarantined_json(held) for held in view.quarantined],
     }
 
 
 def print_view(console: Console, view: GroupMemoryView) -> None:
-    # Chat text is data: escaped, so that "[/]" in a summary is printed, not parsed as markup.
+    # Chat text is data: escaped, so that "[/]" in a summary is printed, not parsed as markup,
+    # and printable(), so that its control characters are shown, not sent to the terminal.
     console.print(
         f"[bold]{escape(view.group_id)}[/bold]  version {view.version}, "
         f"{len(view.topics)} topics, {view.pending_messages} messages pending",
         highlight=False,
     )
     if view.last_failure is not None:
-        console.print(f"[red]last update failed:[/red] {escape(view.last_failure.error)}", highlight=False)
+        console.print(
+            f"[red]last update failed:[/red] {escape(printable(view.last_failure.error))}", highlight=False
+        )
     table = Table(show_lines=True)
     table.add_column("topic", no_wrap=True)
     table.add_column("title")
@@ -85,11 +90,15 @@ def print_view(console: Console, view: GroupMemoryView) -> None:
     table.add_column("messages", justify="right")
     for topic in view.topics:
         table.add_row(
-            escape(topic.topic_id[:8]), Text(topic.title), Text(topic.summary), str(len(topic.message_ids))
+            escape(printable(topic.topic_id[:8])),
+            Text(printable(topic.title)),
+            Text(printable(topic.summary)),
+            str(len(topic.message_ids)),
         )
     console.print(table)
     if view.group_memory is not None:
         print_group_memory(console, view.group_memory, view.last_evolution_failure)
+    print_quarantined(console, view.quarantined)
 
 
 def run(action: Any) -> Any:
@@ -120,7 +129,7 @@ def show(
 
     view = run(action)
     if as_json:
-        print(json.dumps(view_json(view), ensure_ascii=False, indent=2))
+        print(json_text(view_json(view)))
     else:
         print_view(out, view)
 
@@ -139,7 +148,7 @@ def history(
 
     entries = run(action)
     if as_json:
-        print(json.dumps([history_json(entry) for entry in entries], ensure_ascii=False, indent=2))
+        print(json_text([history_json(entry) for entry in entries]))
     else:
         print_history(out, entries)
 
@@ -156,29 +165,70 @@ def groups() -> None:
         print(group_id)
 
 
+async def group_exists(container: Container, group: str) -> bool:
+    queries: MemoryQueries = await resolve(container.queries)
+    return await queries.exists(group)
+
+
+def no_such_group(group: str) -> NoReturn:
+    # A mistyped id must not read as work done: nothing would ever run for it.
+    err.print(f"error: no such group: {group} (no message of it was ever recorded)", markup=False)
+    raise typer.Exit(1)
+
+
 @memory_app.command("update")
 def update(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
     """Enqueue the group's topic update now, whatever its backlog."""
 
-    async def action(container: Container) -> bool:
+    async def action(container: Container) -> bool | None:
+        if not await group_exists(container, group):
+            return None
         scheduler: UpdateScheduler = await resolve(container.scheduler)
         return await scheduler.enqueue(group)
 
-    if run(action):
+    enqueued = run(action)
+    if enqueued is None:
+        no_such_group(group)
+    if enqueued:
         out.print(f"update of {group} enqueued", markup=False)
     else:
         out.print(f"an update of {group} is already queued or running", markup=False)
+
+
+@memory_app.command("requeue")
+def requeue(
+    group: Annotated[str, typer.Argument(help="The group id.")],
+    message: Annotated[str, typer.Argument(help="The id of the quarantined message.")],
+) -> None:
+    """Make a quarantined message pending again and enqueue its group's update."""
+
+    async def action(container: Container) -> bool | None:
+        if not await group_exists(container, group):
+            return None
+        quarantine: MessageQuarantine = await resolve(container.quarantine)
+        return await quarantine.requeue(group, message)
+
+    enqueued = run(action)
+    if enqueued is None:
+        no_such_group(group)
+    then = "update enqueued" if enqueued else "an update is already queued or running"
+    out.print(f"message {message} of {group} is pending again; {then}", markup=False)
 
 
 @memory_app.command("evolve")
 def evolve(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
     """Enqueue the evolution of the group's memory from its changed topics now."""
 
-    async def action(container: Container) -> bool:
+    async def action(container: Container) -> bool | None:
+        if not await group_exists(container, group):
+            return None
         consensus: ConsensusScheduler = await resolve(container.consensus)
         return await consensus.enqueue(group)
 
-    if run(action):
+    enqueued = run(action)
+    if enqueued is None:
+        no_such_group(group)
+    if enqueued:
         out.print(f"evolution of {group} enqueued", markup=False)
     else:
         out.print(f"an evolution of {group} is already queued or running", markup=False)
@@ -223,9 +273,9 @@ def context(
 
     result: MemoryContext = run(action)
     if as_json:
-        print(json.dumps(context_json(result), ensure_ascii=False, indent=2))
+        print(json_text(context_json(result)))
     else:
-        print(result.text)
+        print(printable(result.text))
 
 
 @memory_app.command("reindex")

@@ -2,20 +2,56 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from entrypoints.container import Container, build_container, close_container, open_container
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
 
+# What chat text must not send to an operator's terminal: C0 controls but newline and tab (ESC
+# starts escape sequences that recolour, move the cursor, retitle the window, ...), DEL, C1
+# controls (U+009B is a one-character CSI), and the bidirectional overrides and isolates that
+# make a line read in another order than it is written.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with the characters that would act on a terminal shown escaped, as ``\\x1b``."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON for a terminal: exact, with every character above escaped.
+
+    JSON escapes C0 controls itself; the others would travel raw with ``ensure_ascii=False``.
+    They can only stand inside strings, where ``\\u009b`` reads back as the same character.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
 
 async def with_container(settings: Settings, action: Callable[[Container], Awaitable[T]]) -> T:
-    """Open the container's resources, run ``action``, close them whatever happens."""
+    """Open the container's resources, run ``action``, close them whatever happens.
+
+    PostgreSQL without Redis is refused before anything opens (see
+    :meth:`Settings.require_shared_redis`): the commands' jobs would be lost.
+    """
+    try:
+        settings.require_shared_redis()
+    except SettingsError as error:
+        fail(Console(stderr=True, soft_wrap=True), error, code=2)
     container = build_container(settings)
     try:
         await open_container(container)

@@ -36,6 +36,7 @@ from entrypoints.embedding_wiring import open_embedder
 from entrypoints.group_memory_wiring import consensus_schedule, evolver_options, open_distiller
 from entrypoints.long_task_wiring import build_task_registry, executor_options
 from entrypoints.memory_tasks import with_memory_tasks
+from entrypoints.metered_ports import CountingRecorder, MeteredTopicModel
 from entrypoints.settings import Settings
 from long_tasks_domain.executor import TaskExecutor
 from long_tasks_domain.service import TaskService
@@ -44,8 +45,8 @@ from memory_domain.group_memory import MemoryEvolver
 from memory_domain.group_rollback import GroupMemoryRollback
 from memory_domain.memory_context import MemoryContextReader
 from memory_domain.ports import TopicModel
+from memory_domain.quarantine import MessageQuarantine
 from memory_domain.queries import MemoryQueries
-from memory_domain.recording import MessageRecorder
 from memory_domain.scheduling import UpdateScheduler
 from memory_domain.topic_memory import TopicUpdater, UpdaterOptions
 from memory_domain.topic_rebuild import TopicRebuilder
@@ -85,7 +86,7 @@ async def open_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 async def open_topic_model(settings: Settings) -> AsyncIterator[TopicModel]:
     if not settings.llm_configured:
-        yield OfflineTopicModel()
+        yield MeteredTopicModel(OfflineTopicModel())
         return
     # Imported here: the openai SDK takes about a second to import, which every CLI command
     # would pay for although most never talk to a model.
@@ -93,7 +94,7 @@ async def open_topic_model(settings: Settings) -> AsyncIterator[TopicModel]:
 
     model = OpenAITopicModel(**settings.llm_options())
     try:
-        yield model
+        yield MeteredTopicModel(model)
     finally:
         await model.aclose()
 
@@ -113,6 +114,7 @@ def updater_options(settings: Settings) -> UpdaterOptions:
         # retries within LLM_MAX_ATTEMPTS; the offline model is deterministic): no second round.
         model_attempts=1,
         failure_backoff=timedelta(minutes=settings.l2_failure_backoff_minutes),
+        quarantine_after=settings.l2_quarantine_after_failures,
     )
 
 
@@ -136,7 +138,7 @@ class Container(containers.DeclarativeContainer):
     leases = providers.Singleton(RedisUpdateLeases, redis, key_prefix)
     queue = providers.Singleton(ArqUpdateQueue, redis)
 
-    recorder = providers.Singleton(MessageRecorder, store, index, queue, policy, clock)
+    recorder = providers.Singleton(CountingRecorder, store, index, queue, policy, clock)
     updater = providers.Singleton(
         TopicUpdater,
         store,
@@ -148,6 +150,7 @@ class Container(containers.DeclarativeContainer):
         ids,
         providers.Callable(updater_options, settings),
     )
+    quarantine = providers.Singleton(MessageQuarantine, store, index, queue, clock)
     scheduler = providers.Singleton(
         UpdateScheduler,
         store,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from entrypoints.metered_ports import MeteredEmbedder
 from entrypoints.settings import Settings
 from memory_domain.embedding import Embedder
 
@@ -25,6 +26,6 @@ async def open_embedder(settings: Settings) -> AsyncIterator[Embedder | None]:
 
     embedder = OpenAIEmbedder(**settings.embeddings_options())
     try:
-        yield embedder
+        yield MeteredEmbedder(embedder)
     finally:
         await embedder.aclose()

@@ -17,6 +17,7 @@ from arq.cron import CronJob
 from arq.worker import Function
 
 from entrypoints.container import Container, resolve
+from entrypoints.metrics import count_evolution
 from entrypoints.settings import Settings
 from memory_domain.consensus import ConsensusScheduler
 from memory_domain.errors import InvalidMessage
@@ -45,6 +46,7 @@ async def task_evolve_memory(ctx: dict[str, Any], group_id: str) -> dict[str, An
         raise ValueError(f"task_evolve_memory: bad group_id argument: {error}") from None
     evolver: MemoryEvolver = ctx[EVOLVER_KEY]
     outcome = await evolver.evolve(group_id)
+    count_evolution(outcome.status.value)
     if outcome.more:
         # Enqueued after the job ends (see evolution_follow_up), once arq released the job id.
         ctx[EVOLUTION_FOLLOW_UP_KEY] = group_id

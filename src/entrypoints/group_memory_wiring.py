@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
 from adapters.llm.offline_distill import OfflineMemoryDistiller
+from entrypoints.metered_ports import MeteredDistiller
 from entrypoints.settings import Settings
 from memory_domain.consensus import ConsensusSchedule
 from memory_domain.group_memory import EvolverOptions
@@ -19,14 +20,14 @@ async def open_distiller(settings: Settings) -> AsyncIterator[MemoryDistiller]:
     """The OpenAI-compatible distiller when ``LLM_BASE_URL`` is set, else the offline one."""
     if not settings.llm_configured:
         # Items name the day they were said in the group's time zone, as the memory context does.
-        yield OfflineMemoryDistiller(zone=ZoneInfo(settings.memory_timezone))
+        yield MeteredDistiller(OfflineMemoryDistiller(zone=ZoneInfo(settings.memory_timezone)))
         return
     # Imported here, as in the container: the openai SDK is slow to import.
     from adapters.llm.openai_distiller import OpenAIMemoryDistiller
 
     distiller = OpenAIMemoryDistiller(**settings.llm_options())
     try:
-        yield distiller
+        yield MeteredDistiller(distiller)
     finally:
         await distiller.aclose()
 

@@ -16,7 +16,15 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_format == "json":
         renderer = structlog.processors.JSONRenderer(ensure_ascii=False)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Never the frames' local variables (structlog's default with rich installed): a failed
+        # job's locals hold the text of every chat message of its batch, and secrets.
+        tty = sys.stderr.isatty()
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=tty,
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+            if tty
+            else structlog.dev.plain_traceback,
+        )
     shared: list[structlog.types.Processor] = [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -18,6 +18,7 @@ from arq.worker import Function
 
 from entrypoints.container import Container, resolve
 from entrypoints.long_task_wiring import run_job_timeout
+from entrypoints.metrics import count_long_task_run
 from entrypoints.settings import Settings
 from long_tasks_domain.executor import RunReport, TaskExecutor
 from long_tasks_domain.model import validate_task_id
@@ -36,6 +37,8 @@ async def long_task_startup(ctx: dict[str, Any], container: Container, settings:
 
 
 def _report(report: RunReport) -> dict[str, Any]:
+    # Every run passes here, dispatched or claimed by a poll: the one place to count them.
+    count_long_task_run(report.outcome.value)
     return {"task_id": report.task_id, "outcome": report.outcome.value, "steps": report.steps}
 
 

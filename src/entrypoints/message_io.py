@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memory_domain.errors import InvalidMessage
 from memory_domain.model import ChatMessage, Role
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 
 class MessageIn(BaseModel):
@@ -25,6 +30,20 @@ class MessageIn(BaseModel):
     content: str = Field(min_length=1)
     sent_at: datetime
     reply_to: str | None = Field(default=None, max_length=128)
+
+    @field_validator("sent_at", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: object) -> object:
+        # pydantic reads a number (or a string of digits) as a Unix time, in seconds or in
+        # milliseconds depending on its size: a guess that can put a message decades off.
+        if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+            isinstance(value, str) and _NUMBER.fullmatch(value)
+        ):
+            raise ValueError(
+                f"{value!r} is a number; give an ISO 8601 date and time such as "
+                "2026-11-02T09:15:00+08:00 (without a time zone it is taken as UTC)"
+            )
+        return value
 
     def to_domain(self) -> ChatMessage:
         sent_at = self.sent_at if self.sent_at.tzinfo else self.sent_at.replace(tzinfo=UTC)
@@ -50,7 +69,7 @@ def parse_message(data: Any) -> ChatMessage:
         problems = []
         for item in error.errors():
             where = ".".join(str(part) for part in item["loc"]) or "message"
-            problems.append(f"{where}: {item['msg']}")
+            problems.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
         raise ValueError("; ".join(problems)) from None
     except (InvalidMessage, OverflowError) as error:
         raise ValueError(str(error) or "a value is out of range") from None
@@ -63,6 +82,31 @@ def parse_message_line(line: str) -> ChatMessage:
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     return parse_message(data)
+
+
+def read_message_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, ChatMessage | str]]:
+    """Number and parse the lines of a JSONL input: each a message, or what is wrong with it.
+
+    Each line is decoded on its own, so that a bad byte spoils its line and no other; a UTF-8
+    byte order mark at the start (as some editors write) is skipped; blank lines are skipped.
+    """
+    for number, raw in enumerate(lines, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield (
+                number,
+                f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at byte {error.start + 1} of the line)",
+            )
+            continue
+        if not line.strip():
+            continue
+        try:
+            yield number, parse_message_line(line)
+        except ValueError as error:
+            yield number, str(error)
 
 
 def message_to_json(message: ChatMessage) -> dict[str, Any]:

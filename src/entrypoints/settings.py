@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from entrypoints.setting_types import ListenHost, OptionalPort
+
 REDIS_PART_NAMES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB")
 POSTGRES_PART_NAMES = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
 
@@ -60,6 +62,8 @@ class Settings(BaseSettings):
     l2_failure_backoff_minutes: float = Field(
         default=5.0, alias="L2_FAILURE_BACKOFF_MINUTES", ge=0, le=24 * 60
     )
+    # Failed updates with a message alone in the batch before it is quarantined (set aside).
+    l2_quarantine_after_failures: int = Field(default=3, alias="L2_QUARANTINE_AFTER_FAILURES", ge=1, le=100)
 
     # Language model: any OpenAI-compatible server; without LLM_BASE_URL, the offline model.
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
@@ -106,6 +110,9 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=10, alias="WORKER_MAX_JOBS", ge=1, le=1000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", alias="LOG_LEVEL")
     log_format: Literal["console", "json"] = Field(default="console", alias="LOG_FORMAT")
+    # Prometheus metrics on http://METRICS_HOST:METRICS_PORT/metrics; off unless the port is set.
+    metrics_port: OptionalPort = Field(default=None, alias="METRICS_PORT")
+    metrics_host: ListenHost = Field(default="127.0.0.1", alias="METRICS_HOST")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -227,6 +234,19 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return not self.database_url.get_secret_value().startswith("sqlite")
         return self._any_set(POSTGRES_PART_NAMES)
+
+    def require_shared_redis(self) -> None:
+        """Refuse PostgreSQL without Redis: the in-process Redis dies with its process, unseen by others.
+
+        Only the all-embedded default (SQLite) and the demo (its worker in its own process) use it.
+        """
+        if self.uses_postgres and self.uses_embedded_redis:
+            raise SettingsError(
+                "PostgreSQL is configured (DATABASE_URL or POSTGRES_*) but Redis is not: set "
+                "REDIS_URL or REDIS_HOST (and REDIS_PORT, REDIS_PASSWORD, REDIS_DB as needed). "
+                "The in-process Redis used without them dies with this process and no worker "
+                "would see its jobs; it serves only the all-embedded default (SQLite) and the demo."
+            )
 
     def _any_set(self, names: tuple[str, ...]) -> bool:
         """Whether any of these variables was given (in the environment or the .env file)."""

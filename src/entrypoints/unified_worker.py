@@ -22,8 +22,12 @@ from entrypoints.group_memory_jobs import (
     group_memory_functions,
     group_memory_startup,
 )
+from entrypoints.health import HEALTH_CHECK_SECONDS
 from entrypoints.logging_setup import configure_logging
 from entrypoints.long_task_jobs import long_task_cron_jobs, long_task_functions, long_task_startup
+from entrypoints.metered_jobs import metered_crons, metered_functions
+from entrypoints.metrics import count_topic_update
+from entrypoints.metrics_state import MetricsEndpoint, start_metrics
 from entrypoints.settings import Settings, SettingsError, load_settings
 from memory_domain.errors import InvalidMessage
 from memory_domain.model import validate_group_id
@@ -33,6 +37,7 @@ from memory_domain.topic_memory import TopicUpdater
 logger = logging.getLogger("ai_worker")
 
 FOLLOW_UP_KEY = "l2_follow_up"
+METRICS_KEY = "metrics_endpoint"
 RECOVERY_SECONDS = {0, 15, 30, 45}
 
 
@@ -59,9 +64,14 @@ async def startup(ctx: dict[str, Any]) -> None:
         "in-process" if settings.uses_embedded_redis else "server",
         (await resolve(container.topic_model)).name,
     )
+    # Last: a port that is taken stops the start, with nothing else left half-open by it.
+    ctx[METRICS_KEY] = await start_metrics(settings, container)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    endpoint: MetricsEndpoint | None = ctx.pop(METRICS_KEY, None)
+    if endpoint is not None:
+        await endpoint.close()
     container: Container | None = ctx.get("container")
     if container is not None and ctx.get("owns_container"):
         await close_container(container)
@@ -78,6 +88,7 @@ async def task_update_topic_memory(ctx: dict[str, Any], group_id: str) -> dict[s
     # group's job id: messages that arrived meanwhile could not be enqueued before then.
     ctx[FOLLOW_UP_KEY] = group_id
     outcome = await updater.update(group_id)
+    count_topic_update(outcome.status.value, outcome.integrated)
     return {
         "group_id": outcome.group_id,
         "status": outcome.status.value,
@@ -154,12 +165,17 @@ def build_worker_settings(settings: Settings | None = None) -> type:
         "on_shutdown": shutdown,
         "after_job_end": after_job_end,
         "max_jobs": settings.worker_max_jobs,
+        # arq's default is an hour: `arq --check` and `ai-worker health` would see a dead worker late.
+        "health_check_interval": HEALTH_CHECK_SECONDS,
         "job_serializer": serialize,
         "job_deserializer": deserialize,
         "keep_result": 0,
         "ctx": {"settings": settings},
         "__doc__": "arq settings of the unified memory worker.",
     }
+    # Every job and cron run is counted and timed (ai_worker_jobs_total, ai_worker_cron_runs_total).
+    attributes["functions"] = metered_functions(attributes["functions"])
+    attributes["cron_jobs"] = metered_crons(attributes["cron_jobs"])
     if settings.uses_embedded_redis:
         attributes["redis_pool"] = open_embedded_pool()
     else:
@@ -170,7 +186,11 @@ def build_worker_settings(settings: Settings | None = None) -> type:
 def __getattr__(name: str) -> Any:
     if name == "UnifiedWorkerSettings":
         try:
-            return build_worker_settings()
+            settings = load_settings()
+            # A worker process on PostgreSQL with a private in-process Redis would never see
+            # other programs' jobs: refused (the demo runs its worker in its own process).
+            settings.require_shared_redis()
+            return build_worker_settings(settings)
         except SettingsError as error:
             print(error, file=sys.stderr)
             raise SystemExit(2) from None

@@ -23,6 +23,11 @@ class ModelError(MemoryDomainError):
     """The language model failed: transport error, timeout, or an answer that is not usable."""
 
 
+class ModelUnavailable(ModelError):
+    """The model server could not serve any request: unreachable, overloaded, or refusing our
+    credentials or model name. It says nothing about the messages asked about."""
+
+
 class InvalidRewrite(ModelError):
     """The model's answer parsed, but violates the rewrite rules (unknown ids, empty titles...)."""
 
@@ -37,6 +42,10 @@ class IndexUnavailable(MemoryDomainError):
 
 class LeaseLost(MemoryDomainError):
     """The update's lease on its group expired or was taken over; it must not commit."""
+
+
+class NotQuarantined(MemoryDomainError, LookupError):
+    """A requeue names a message that is not quarantined (unknown, pending or integrated)."""
 
 
 class InvalidDistillation(ModelError):

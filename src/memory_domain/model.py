@@ -229,6 +229,19 @@ class UpdateFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantinedMessage:
+    """A message set aside after updates kept failing with it alone in their batch.
+
+    It is neither pending nor integrated, and never deleted: ``ai-worker memory requeue``
+    makes it pending again. ``error`` is the failure that quarantined it.
+    """
+
+    message: ChatMessage
+    quarantined_at: datetime
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordResult:
     """What recording did: how many messages were new, and which groups were enqueued."""
 
@@ -251,13 +264,18 @@ class UpdateStatus(StrEnum):
     UPDATED = "updated"
     NOTHING_PENDING = "nothing_pending"
     BUSY = "busy"
+    QUARANTINED = "quarantined"
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateOutcome:
+    """What one update did. QUARANTINED: it failed, and ``quarantined`` names the message that
+    failed alone too often and was set aside; the rest of the backlog goes on."""
+
     group_id: str
     status: UpdateStatus
     revision: int | None = None
     integrated: int = 0
     remaining: int = 0
     follow_up: bool = False
+    quarantined: tuple[str, ...] = ()

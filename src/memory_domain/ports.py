@@ -15,6 +15,7 @@ from memory_domain.model import (
     HistoryCursor,
     IndexEntry,
     PendingState,
+    QuarantinedMessage,
     Topic,
     TopicMemory,
     TopicModelInput,
@@ -47,7 +48,11 @@ class MemoryStore(Protocol):
         ...
 
     async def pending_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
-        """The group's oldest pending messages (by sent time, then message id), at most ``limit``."""
+        """The group's oldest pending messages (by sent time, then message id), at most ``limit``.
+
+        A message is pending from its recording until a revision integrates it, except while
+        it is quarantined (see :meth:`quarantine_message`).
+        """
         ...
 
     async def pending_state(self, group_id: str) -> PendingState:
@@ -82,7 +87,8 @@ class MemoryStore(Protocol):
         ``topics`` is every topic the update touched or archived (active and archived ones);
         topics not listed keep their rows. Raises :class:`StaleVersion` when the stored version
         is not ``expected_version`` and :class:`MessagesNotPending` when any of
-        ``revision.message_ids`` is not pending; in both cases nothing is written.
+        ``revision.message_ids`` is not pending (a quarantined message is not); in both cases
+        nothing is written.
         """
         ...
 
@@ -100,6 +106,41 @@ class MemoryStore(Protocol):
 
     async def group_ids(self) -> list[str]:
         """Every group that has at least one message."""
+        ...
+
+    async def count_solo_failure(self, group_id: str, message_id: str) -> int:
+        """Count one more failed update whose batch held this pending message alone; return the
+        message's count of such failures.
+
+        The count stays with the message until :meth:`requeue_message` clears it. Returns 0
+        and counts nothing when the message is not pending (integrated, quarantined, unknown).
+        """
+        ...
+
+    async def quarantine_message(
+        self, group_id: str, message_id: str, error: str, quarantined_at: datetime
+    ) -> bool:
+        """Set a pending message aside with the error it kept causing; True when it was.
+
+        A quarantined message is not pending (the pending reads skip it and a commit refuses
+        it) and not integrated; it is never deleted. False, and nothing written, when the
+        message is not pending.
+        """
+        ...
+
+    async def quarantined_messages(self, group_id: str, limit: int) -> list[QuarantinedMessage]:
+        """The group's quarantined messages, first quarantined first (then by id), at most ``limit``."""
+        ...
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """How many quarantined messages each group has (groups without any are left out)."""
+        ...
+
+    async def requeue_message(self, group_id: str, message_id: str) -> bool:
+        """Make a quarantined message pending again, its failure count cleared; True when it was.
+
+        False, and nothing written, when the message is not quarantined.
+        """
         ...
 
 
@@ -160,7 +201,8 @@ class PendingIndex(Protocol):
         next_due_at: datetime | None,
         fallback_due_at: datetime,
     ) -> int:
-        """Take ``integrated`` messages off the group's count after an update committed.
+        """Take ``integrated`` messages off the group's count after they left its backlog (an
+        update committed them, or one was quarantined), and end its failure streak.
 
         ``remaining`` and ``next_due_at`` are what the store said after the commit: how many
         messages are still pending and when the group is due for them (None: nothing pending).

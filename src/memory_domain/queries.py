@@ -8,7 +8,7 @@ from typing import Any
 
 from memory_domain.group_model import EvolutionFailure, GroupMemory, RevisionAction
 from memory_domain.group_ports import GroupMemoryStore
-from memory_domain.model import Topic, TopicRevision, UpdateFailure, validate_group_id
+from memory_domain.model import QuarantinedMessage, Topic, TopicRevision, UpdateFailure, validate_group_id
 from memory_domain.ports import MemoryStore
 
 
@@ -23,6 +23,8 @@ class GroupMemoryView:
     last_failure: UpdateFailure | None
     group_memory: GroupMemory | None = None
     last_evolution_failure: EvolutionFailure | None = None
+    # Messages set aside after failing updates alone (the first QUARANTINE_SHOWN of them).
+    quarantined: tuple[QuarantinedMessage, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,9 @@ class HistoryEntry:
     diff: dict[str, Any] = field(default_factory=dict)
 
 
+# How many quarantined messages a view lists; quarantine_counts() counts them all.
+QUARANTINE_SHOWN = 100
+
 # How many of the latest group-memory revisions are searched for the last evolution; a group
 # rolled back more often than this in a row shows its last evolution error anyway.
 _EVOLVE_LOOKBACK = 100
@@ -58,6 +63,7 @@ class MemoryQueries:
         memory = await self._store.get_topic_memory(group_id)
         state = await self._store.pending_state(group_id)
         failure = await self._store.last_failure(group_id)
+        quarantined = await self._store.quarantined_messages(group_id, QUARANTINE_SHOWN)
         if failure is not None and memory.updated_at is not None and failure.created_at < memory.updated_at:
             failure = None  # a later update succeeded; the old error is history, not status
         group_memory = evolution_failure = None
@@ -81,6 +87,7 @@ class MemoryQueries:
             last_failure=failure,
             group_memory=group_memory,
             last_evolution_failure=evolution_failure,
+            quarantined=tuple(quarantined),
         )
 
     async def history(self, group_id: str, limit: int = 50) -> list[TopicRevision]:
@@ -127,6 +134,21 @@ class MemoryQueries:
 
     async def groups(self) -> list[str]:
         return await self._store.group_ids()
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        """How many quarantined messages each group has (groups without any are left out)."""
+        return await self._store.quarantine_counts()
+
+    async def exists(self, group_id: str) -> bool:
+        """Whether any message of the group was ever recorded."""
+        validate_group_id(group_id)
+        # A group's messages are pending, or integrated by a revision (version 1 and up): two
+        # reads by key answer for nearly every group; only one that seems empty costs the list.
+        if (await self._store.pending_state(group_id)).count:
+            return True
+        if (await self._store.get_topic_memory(group_id)).version:
+            return True
+        return group_id in await self._store.group_ids()
 
 
 def _order(entry: HistoryEntry) -> tuple[datetime, float, int]:

@@ -44,14 +44,21 @@ class MessageRecorder:
         return await self.record_many([message])
 
     async def record_many(self, messages: Iterable[ChatMessage]) -> RecordResult:
-        """Record a batch of messages; messages already recorded are counted as duplicates."""
+        """Record a batch of messages; messages already recorded are counted as duplicates.
+
+        A message id given twice (in the batch, or recorded before) keeps its first message.
+        """
         batch = list(messages)
         if len(batch) > MAX_BATCH:
             raise InvalidMessage(f"a batch holds at most {MAX_BATCH} messages, got {len(batch)}")
         for message in batch:
             if not isinstance(message, ChatMessage):
                 raise InvalidMessage(f"expected ChatMessage, got {type(message).__name__}")
-        unique = list({(m.group_id, m.message_id): m for m in batch}.values())
+        # The first of two messages under one id wins, as the store keeps the first recording.
+        first: dict[tuple[str, str], ChatMessage] = {}
+        for message in batch:
+            first.setdefault((message.group_id, message.message_id), message)
+        unique = list(first.values())
         if not unique:
             return RecordResult(recorded=0, duplicates=0, enqueued_groups=())
         now = self._clock.now()

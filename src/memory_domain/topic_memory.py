@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from memory_domain.backlog import BacklogSettler
 from memory_domain.errors import InvalidRewrite, LeaseLost, MessagesNotPending, StaleVersion
 from memory_domain.heartbeat import heartbeat
 from memory_domain.model import (
     ChatMessage,
-    PendingState,
     TopicModelInput,
     TopicRevision,
     TopicRewrite,
-    UpdateFailure,
     UpdateOutcome,
     UpdateStatus,
     validate_group_id,
 )
 from memory_domain.ports import Clock, IdGenerator, MemoryStore, PendingIndex, TopicModel, UpdateLeases
+from memory_domain.quarantine import FailedUpdates
 from memory_domain.rewrite_rules import validate_rewrite
 from memory_domain.topic_merge import merge_rewrite
 from memory_domain.trigger_policy import TriggerPolicy
@@ -36,7 +36,8 @@ class UpdaterOptions:
     ``model_attempts`` counts answers that break the rewrite rules (a model adapter retries its
     own transport); ``batch_chars`` bounds the text of one batch so that a prompt stays within
     a model's context. After each failure in a row the batch is halved and the backoff doubled
-    (up to ``max_backoff``), so that one bad message cannot hold its whole group up.
+    (up to ``max_backoff``); a message whose batch failed with it alone ``quarantine_after``
+    times is quarantined, so that one bad message cannot hold its whole group up.
     """
 
     lease_seconds: float = 20.0
@@ -46,6 +47,16 @@ class UpdaterOptions:
     failure_backoff: timedelta = timedelta(minutes=5)
     max_backoff: timedelta = timedelta(hours=1)
     batch_chars: int = 60_000
+    quarantine_after: int = 3
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """What an update tried, and whether its revision committed: past that boundary nothing
+    fails the update any more (no failure recorded, no backoff, no smaller batch)."""
+
+    batch: list[ChatMessage] = field(default_factory=list)
+    committed: bool = False
 
 
 class TopicUpdater:
@@ -74,7 +85,17 @@ class TopicUpdater:
         self._policy = policy
         self._clock = clock
         self._ids = ids
-        self._options = options or UpdaterOptions()
+        self._options = options = options or UpdaterOptions()
+        self._settler = BacklogSettler(store, index, policy, clock)
+        self._failures = FailedUpdates(
+            store,
+            index,
+            self._settler,
+            clock,
+            backoff=options.failure_backoff,
+            max_backoff=options.max_backoff,
+            quarantine_after=options.quarantine_after,
+        )
 
     async def update(self, group_id: str) -> UpdateOutcome:
         """Integrate up to ``policy.max_batch`` of the group's oldest pending messages."""
@@ -83,40 +104,49 @@ class TopicUpdater:
         ttl = self._options.lease_seconds
         if not await self._leases.acquire(group_id, holder, ttl):
             return UpdateOutcome(group_id=group_id, status=UpdateStatus.BUSY)
-        attempted: list[ChatMessage] = []
+        attempt = _Attempt()
         try:
             async with heartbeat(self._leases, group_id, holder, ttl) as lost:
-                return await self._update_with_retries(group_id, lost, attempted)
+                return await self._update_with_retries(group_id, lost, attempt)
         except BaseException as error:
+            if attempt.committed:
+                # Only a cancellation gets here after the commit (settle_after logs whatever
+                # else fails then): the revision stands, and nothing failed.
+                raise
             # Whatever failed (the model, Postgres, Redis, a lost lease, arq's timeout), the
-            # messages stay pending; the error is kept and the group is tried again later.
-            await self._record_failure(group_id, attempted, error)
-            raise
+            # messages stay pending; the error is kept and the group is tried again later,
+            # unless the one message of the batch failed alone too often: it is quarantined.
+            quarantined = await self._failures.handle(group_id, attempt.batch, error)
+            if quarantined is None:
+                raise
+            return quarantined
         finally:
-            await self._leases.release(group_id, holder)
+            try:
+                await self._leases.release(group_id, holder)
+            except Exception:
+                # The lease runs out by itself; the outcome or the error above is what counts.
+                logger.warning("group %s: could not release the update lease", group_id, exc_info=True)
 
     async def _update_with_retries(
-        self, group_id: str, lost: asyncio.Event, attempted: list[ChatMessage]
+        self, group_id: str, lost: asyncio.Event, attempt: _Attempt
     ) -> UpdateOutcome:
         attempts = self._options.conflict_attempts
-        for attempt in range(1, attempts + 1):
+        for number in range(1, attempts + 1):
             try:
-                return await self._update_once(group_id, lost, attempted)
+                return await self._update_once(group_id, lost, attempt)
             except (StaleVersion, MessagesNotPending) as conflict:
                 # Another writer got there first; re-read and redo the work on fresh state.
-                if attempt == attempts:
+                if number == attempts:
                     raise
-                logger.info("group %s: %s; retrying (%d/%d)", group_id, conflict, attempt, attempts)
+                logger.info("group %s: %s; retrying (%d/%d)", group_id, conflict, number, attempts)
         raise AssertionError("unreachable")
 
-    async def _update_once(
-        self, group_id: str, lost: asyncio.Event, attempted: list[ChatMessage]
-    ) -> UpdateOutcome:
+    async def _update_once(self, group_id: str, lost: asyncio.Event, attempt: _Attempt) -> UpdateOutcome:
         memory = await self._store.get_topic_memory(group_id)
         pending = await self._batch(group_id)
-        attempted[:] = pending
+        attempt.batch = pending
         if not pending:
-            state = await self._settle(group_id, integrated=0)
+            state = await self._settler.settle(group_id, left=0)
             return UpdateOutcome(group_id, UpdateStatus.NOTHING_PENDING, remaining=state.count)
         model_input = TopicModelInput(
             group_id=group_id,
@@ -143,21 +173,23 @@ class TopicUpdater:
         if lost.is_set():
             raise LeaseLost(f"group {group_id}: the update lost its lease before committing")
         await self._store.commit_topic_update(group_id, memory.version, topics, revision)
-        state = await self._settle(group_id, integrated=len(pending))
-        follow_up = self._policy.is_due(state.count, state.oldest_recorded_at, self._clock.now())
+        # The boundary: the revision stands from here on, whatever fails later. Settling the
+        # derived state logs its failures; none is a failed update (no backoff, no smaller batch).
+        attempt.committed = True
+        remaining, follow_up = await self._settler.settle_after(group_id, left=len(pending))
         logger.info(
             "group %s: revision %d integrated %d messages, %d pending",
             group_id,
             revision.revision,
             len(pending),
-            state.count,
+            remaining,
         )
         return UpdateOutcome(
             group_id,
             UpdateStatus.UPDATED,
             revision=revision.revision,
             integrated=len(pending),
-            remaining=state.count,
+            remaining=remaining,
             follow_up=follow_up,
         )
 
@@ -203,41 +235,3 @@ class TopicUpdater:
                 )
         assert last_error is not None
         raise last_error
-
-    async def _record_failure(self, group_id: str, pending: list[ChatMessage], error: BaseException) -> None:
-        """Keep the error and schedule the retry; never raises (the original error matters)."""
-        now = self._clock.now()
-        described = str(error) or "the update was cancelled (job timeout or worker shutdown)"
-        failure = UpdateFailure(
-            group_id=group_id,
-            created_at=now,
-            error=f"{type(error).__name__}: {described}"[:4000],
-            message_ids=tuple(message.message_id for message in pending),
-        )
-        try:
-            streak = await self._index.failure_streak(group_id)
-            backoff = min(self._options.failure_backoff * (2 ** min(streak, 20)), self._options.max_backoff)
-            await self._index.defer(group_id, now + backoff)
-        except Exception:
-            logger.exception("group %s: could not schedule the retry of a failed update", group_id)
-        try:
-            await self._store.record_failure(failure)
-        except Exception:
-            logger.exception("group %s: could not record the failed update", group_id)
-
-    async def _settle(self, group_id: str, integrated: int) -> PendingState:
-        """Bring the group's derived pending state in line with the store after an update."""
-        state = await self._store.pending_state(group_id)
-        next_due = None
-        if state.count and state.oldest_recorded_at is not None:
-            next_due = self._policy.due_at(state.oldest_recorded_at)
-            if state.count >= self._policy.threshold:
-                next_due = min(next_due, self._clock.now())
-        await self._index.settle(
-            group_id,
-            integrated=integrated,
-            remaining=state.count,
-            next_due_at=next_due,
-            fallback_due_at=self._policy.due_at(self._clock.now()),
-        )
-        return state

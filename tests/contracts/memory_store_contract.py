@@ -19,9 +19,10 @@ from memory_domain.model import (
 )
 from memory_domain.ports import MemoryStore
 from tests.contracts.memory_store_builders import BEIJING, T0, at, commit, ids, msg, revision, topic
+from tests.contracts.memory_store_quarantine_contract import MemoryStoreQuarantineContract
 
 
-class MemoryStoreContract:
+class MemoryStoreContract(MemoryStoreQuarantineContract):
     """Tests every MemoryStore adapter passes; a subclass provides the ``store`` fixture."""
 
     @pytest.fixture

@@ -68,6 +68,22 @@ class SearchIndexContract:
         result = await indexed.index.search("g1", query_terms("lake"), 10)
         assert result.documents == 0 and result.hits[0].postings == ()
 
+    async def test_a_quarantined_message_is_not_indexed_until_requeued_and_integrated(
+        self, indexed: Indexed
+    ) -> None:
+        store = indexed.store
+        await store.add_messages(CHAT, T0)
+        await store.quarantine_message("g1", "m2", "ModelError: refused", at(5))
+        others = ["m1", "m3", "m4"]
+        await store.commit_topic_update("g1", 0, [topic_of("t1", others)], revision(1, others))
+        assert await indexed.index.reindex("g1") == 3  # the reindex skips it as well
+        result = await indexed.index.search("g1", query_terms("lake"), 10)
+        assert result.documents == 3 and {p.message_id for p in result.hits[0].postings} == {"m1"}
+        assert await store.requeue_message("g1", "m2")
+        await store.commit_topic_update("g1", 1, [topic_of("t1", ["m2"])], revision(2, ["m2"]))
+        result = await indexed.index.search("g1", query_terms("lake"), 10)
+        assert result.documents == 4 and {p.message_id for p in result.hits[0].postings} == {"m1", "m2"}
+
     async def test_chinese_is_found_by_bigrams_and_speakers_by_name(self, indexed: Indexed) -> None:
         await integrate(indexed, 0, CHAT)
         scores = bm25_scores(await indexed.index.search("g1", query_terms("什么时候迁移数据库"), 10))

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.llm.openai_model import OpenAITopicModel
 from adapters.llm.prompt import DATA_BEGIN, DATA_END
-from memory_domain.errors import InvalidRewrite, ModelError
+from memory_domain.errors import InvalidRewrite, ModelError, ModelUnavailable
 from memory_domain.model import ChatMessage, Role, Topic, TopicDraft, TopicModelInput
 from tests.support.openai_server import OpenAICompatibleServer, ScriptedResponse, running_openai_server
 
@@ -192,18 +192,21 @@ async def test_a_timeout_raises_model_error_after_the_configured_attempts(
         server.base_url, API_KEY, MODEL, timeout_seconds=0.3, max_attempts=2, backoff_base_seconds=0.01
     )
     try:
-        with pytest.raises(ModelError, match=r"after 2 attempts.*did not answer within 0.3 s"):
+        with pytest.raises(ModelError, match=r"after 2 attempts.*did not answer within 0.3 s") as raised:
             await topic_model.rewrite_topics(INPUT)
     finally:
         await topic_model.aclose()
     assert len(server.requests) == 2
+    # Not ModelUnavailable: a request may time out for what it holds (an update of a message
+    # that times out alone again and again quarantines it).
+    assert not isinstance(raised.value, ModelUnavailable)
 
 
 @pytest.mark.parametrize(
     ("response", "expected_error", "expected_text"),
     [
-        pytest.param(ScriptedResponse.error(500), ModelError, "HTTP 500", id="http-500"),
-        pytest.param(ScriptedResponse.error(429), ModelError, "HTTP 429", id="http-429"),
+        pytest.param(ScriptedResponse.error(500), ModelUnavailable, "HTTP 500", id="http-500"),
+        pytest.param(ScriptedResponse.error(429), ModelUnavailable, "HTTP 429", id="http-429"),
         pytest.param(
             ScriptedResponse.completion("{'topics': [oops"), ModelError, "not valid JSON", id="malformed"
         ),
@@ -250,7 +253,7 @@ async def test_an_unreachable_server_raises_model_error_after_the_configured_att
         f"http://127.0.0.1:{closed_port}/v1", API_KEY, MODEL, timeout_seconds=0.3, backoff_base_seconds=0.01
     )
     try:
-        with pytest.raises(ModelError, match=r"after 3 attempts.*could not reach the model server"):
+        with pytest.raises(ModelUnavailable, match=r"after 3 attempts.*could not reach the model server"):
             await topic_model.rewrite_topics(INPUT)
     finally:
         await topic_model.aclose()
@@ -264,6 +267,20 @@ async def test_a_refused_request_is_not_retried(
     with pytest.raises(ModelError, match="HTTP 404"):
         await model.rewrite_topics(INPUT)
 
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(("status", "unavailable"), [(401, True), (404, True), (400, False), (422, False)])
+async def test_a_server_that_serves_no_request_is_unavailable_and_a_refused_content_is_not(
+    server: OpenAICompatibleServer, model: OpenAITopicModel, status: int, unavailable: bool
+) -> None:
+    # Unavailable says the failure is not the messages' fault: it never quarantines one.
+    server.enqueue(ScriptedResponse.error(status, "no"))
+
+    with pytest.raises(ModelError, match=f"HTTP {status}") as raised:
+        await model.rewrite_topics(INPUT)
+
+    assert isinstance(raised.value, ModelUnavailable) is unavailable
     assert len(server.requests) == 1
 
 

@@ -35,11 +35,18 @@ def service_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-async def ai_worker(*args: str, env: dict[str, str], timeout: float = 60) -> Completed:
+async def ai_worker(
+    *args: str, env: dict[str, str], timeout: float = 60, stdin: bytes | None = None
+) -> Completed:
     process = await asyncio.create_subprocess_exec(
-        AI_WORKER, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        AI_WORKER,
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), timeout)
     assert process.returncode is not None
     return Completed(process.returncode, stdout.decode(), stderr.decode())
 

@@ -144,3 +144,27 @@ def test_a_time_that_cannot_be_expressed_in_utc_is_refused() -> None:
             "hi",
             datetime.max.replace(tzinfo=timezone(-timedelta(hours=5))),
         )
+
+
+async def test_a_message_id_given_twice_in_one_batch_keeps_the_first_as_the_store_keeps_the_first_recording() -> (
+    None
+):
+    world = World()
+    result = await world.recorder.record_many(
+        [message("m1", content="first"), message("m1", content="second")]
+    )
+    assert (result.recorded, result.duplicates) == (1, 1)
+    [stored] = await world.store.messages_by_ids("g1", ["m1"])
+    assert stored.content == "first"
+
+
+async def test_a_group_exists_once_a_message_of_it_is_recorded_pending_or_integrated() -> None:
+    world = World()
+    assert not await world.queries.exists("g1")
+    await world.recorder.record_many(messages(10))
+    assert await world.queries.exists("g1") and not await world.queries.exists("g2")
+    await world.drain()
+    assert (await world.store.pending_state("g1")).count == 0
+    assert await world.queries.exists("g1")
+    with pytest.raises(InvalidMessage, match="group_id"):
+        await world.queries.exists("bad group!")

@@ -15,6 +15,7 @@ from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
     ChatMessage,
     PendingState,
+    QuarantinedMessage,
     Topic,
     TopicMemory,
     TopicRevision,
@@ -28,6 +29,12 @@ class _StoredMessage:
     message: ChatMessage
     recorded_at: datetime
     revision: int | None = None
+    solo_failures: int = 0
+    quarantine: QuarantinedMessage | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.revision is None and self.quarantine is None
 
 
 @dataclass(slots=True)
@@ -125,12 +132,12 @@ class InMemoryMemoryStore:
         missing = [
             message_id
             for message_id in message_ids
-            if message_id not in group.messages or group.messages[message_id].revision is not None
+            if message_id not in group.messages or not group.messages[message_id].pending
         ]
         if missing:
             raise MessagesNotPending(
                 f"group {group_id!r}: {len(missing)} message(s) of revision {revision.revision} are not "
-                f"pending (already integrated or never recorded): {', '.join(missing[:5])}"
+                f"pending (already integrated, quarantined or never recorded): {', '.join(missing[:5])}"
             )
         # Every check passed: from here on nothing can fail, so the update is all or nothing.
         stored_revision = _stored_revision(revision)
@@ -175,6 +182,48 @@ class InMemoryMemoryStore:
 
     async def group_ids(self) -> list[str]:
         return sorted(group_id for group_id, group in self._groups.items() if group.messages)
+
+    async def count_solo_failure(self, group_id: str, message_id: str) -> int:
+        stored = self._stored(group_id, message_id)
+        if stored is None or not stored.pending:
+            return 0
+        stored.solo_failures += 1
+        return stored.solo_failures
+
+    async def quarantine_message(
+        self, group_id: str, message_id: str, error: str, quarantined_at: datetime
+    ) -> bool:
+        require_aware(quarantined_at, "quarantined_at")
+        stored = self._stored(group_id, message_id)
+        if stored is None or not stored.pending:
+            return False
+        stored.quarantine = QuarantinedMessage(stored.message, quarantined_at.astimezone(UTC), error)
+        return True
+
+    async def quarantined_messages(self, group_id: str, limit: int) -> list[QuarantinedMessage]:
+        group = self._groups.get(group_id)
+        if group is None or limit <= 0:
+            return []
+        held = [stored.quarantine for stored in group.messages.values() if stored.quarantine is not None]
+        return sorted(held, key=lambda q: (q.quarantined_at, q.message.message_id))[:limit]
+
+    async def quarantine_counts(self) -> dict[str, int]:
+        counts = {
+            group_id: sum(stored.quarantine is not None for stored in group.messages.values())
+            for group_id, group in self._groups.items()
+        }
+        return {group_id: count for group_id, count in counts.items() if count}
+
+    async def requeue_message(self, group_id: str, message_id: str) -> bool:
+        stored = self._stored(group_id, message_id)
+        if stored is None or stored.quarantine is None:
+            return False
+        stored.quarantine, stored.solo_failures = None, 0
+        return True
+
+    def _stored(self, group_id: str, message_id: str) -> _StoredMessage | None:
+        group = self._groups.get(group_id)
+        return None if group is None else group.messages.get(message_id)
 
     # -- read by the in-memory group memory store (not part of the MemoryStore port) ----------
 
@@ -224,7 +273,7 @@ class InMemoryMemoryStore:
         group = self._groups.get(group_id)
         if group is None:
             return []
-        pending = [stored for stored in group.messages.values() if stored.revision is None]
+        pending = [stored for stored in group.messages.values() if stored.pending]
         return sorted(pending, key=lambda stored: _message_order(stored.message))
 
 

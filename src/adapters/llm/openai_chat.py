@@ -114,7 +114,7 @@ class OpenAIChat:
             except RetryableError as retryable:
                 failure = retryable
             except ModelError as fatal:
-                raise ModelError(f"model {self.model!r}: {fatal}") from None
+                raise type(fatal)(f"model {self.model!r}: {fatal}") from None
             if attempt == self.max_attempts:
                 last = failure.error
                 raise type(last)(

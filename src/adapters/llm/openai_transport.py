@@ -12,10 +12,13 @@ from urllib.parse import urlsplit
 
 import openai
 
-from memory_domain.errors import ModelError
+from memory_domain.errors import ModelError, ModelUnavailable
 
 # 408 and 409 are what OpenAI's own client retries besides 429 and 5xx: transient by definition.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+# Refused credentials, no such model or endpoint: the server serves no request of ours, whatever
+# it holds (a 400, 413 or 422 may be about the request's content, and a message may be at fault).
+UNSERVED_STATUSES = frozenset({401, 403, 404})
 MAX_DETAIL = 300
 
 
@@ -63,20 +66,26 @@ def public_url(url: str) -> str:
 @contextmanager
 def server_errors(server: str, base_url: str, timeout: float, clean: Callable[[str], str]) -> Iterator[None]:
     """Turn what the SDK raises for one request into :class:`ModelError` (fatal) or
-    :class:`RetryableError`; ``server`` names it in messages ("model", "embeddings")."""
+    :class:`RetryableError`; ``server`` names it in messages ("model", "embeddings").
+
+    The server unreachable, overloaded or refusing to serve us is :class:`ModelUnavailable`:
+    the failure says nothing about what was asked. A timeout is not: a request may be too much.
+    """
     try:
         yield
     except (TimeoutError, openai.APITimeoutError):
         raise RetryableError(ModelError(f"the {server} server did not answer within {timeout:g} s")) from None
     except openai.APIConnectionError as error:
         raise RetryableError(
-            ModelError(f"could not reach the {server} server at {public_url(base_url)}: {clean(str(error))}")
+            ModelUnavailable(
+                f"could not reach the {server} server at {public_url(base_url)}: {clean(str(error))}"
+            )
         ) from None
     except openai.APIStatusError as error:
-        model_error = ModelError(
-            f"the {server} server answered HTTP {error.status_code}: {clean(error.message)}"
-        )
-        if error.status_code in RETRYABLE_STATUSES or error.status_code >= 500:
+        retryable = error.status_code in RETRYABLE_STATUSES or error.status_code >= 500
+        kind = ModelUnavailable if retryable or error.status_code in UNSERVED_STATUSES else ModelError
+        model_error = kind(f"the {server} server answered HTTP {error.status_code}: {clean(error.message)}")
+        if retryable:
             raise RetryableError(model_error, retry_after(error)) from None
         raise model_error from None
     except (ModelError, RetryableError):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.memory_store_checks import check_topic_update, require_aware
 from adapters.postgres.engine import storage_errors
+from adapters.postgres.quarantine import PENDING, SqlQuarantine
 from adapters.postgres.search_index import write_documents
 from adapters.postgres.statements import batches as _batches
 from adapters.postgres.statements import dialect_insert
@@ -48,7 +49,7 @@ _PENDING_COLUMNS = (
 )
 
 
-class SqlMemoryStore:
+class SqlMemoryStore(SqlQuarantine):
     """The source of truth in SQL, through one async engine.
 
     The same statements serve PostgreSQL and SQLite. A topic update commits in one transaction
@@ -86,23 +87,21 @@ class SqlMemoryStore:
             return []
         statement = (
             sa.select(chat_messages)
-            .where(chat_messages.c.group_id == group_id, chat_messages.c.revision.is_(None))
+            .where(chat_messages.c.group_id == group_id, PENDING)
             .order_by(chat_messages.c.sent_at, chat_messages.c.message_id)
             .limit(limit)
         )
         return [message_from_row(row) for row in await self._fetch(statement, "read pending messages")]
 
     async def pending_state(self, group_id: str) -> PendingState:
-        statement = sa.select(*_PENDING_COLUMNS).where(
-            chat_messages.c.group_id == group_id, chat_messages.c.revision.is_(None)
-        )
+        statement = sa.select(*_PENDING_COLUMNS).where(chat_messages.c.group_id == group_id, PENDING)
         row = (await self._fetch(statement, "read the pending state"))[0]
         return PendingState(group_id=group_id, count=row.pending, oldest_recorded_at=row.oldest)
 
     async def all_pending_states(self) -> list[PendingState]:
         statement = (
             sa.select(chat_messages.c.group_id, *_PENDING_COLUMNS)
-            .where(chat_messages.c.revision.is_(None))
+            .where(PENDING)
             .group_by(chat_messages.c.group_id)
             .order_by(chat_messages.c.group_id)
         )
@@ -262,7 +261,7 @@ class SqlMemoryStore:
                 .where(
                     chat_messages.c.group_id == group_id,
                     chat_messages.c.message_id.in_(batch),
-                    chat_messages.c.revision.is_(None),
+                    PENDING,
                 )
                 .values(revision=revision.revision)
                 .returning(*chat_messages.c)
@@ -275,7 +274,7 @@ class SqlMemoryStore:
             missing = [message_id for message_id in message_ids if message_id not in marked]
             raise MessagesNotPending(
                 f"group {group_id!r}: {len(missing)} message(s) of revision {revision.revision} are not "
-                f"pending (already integrated or never recorded): {', '.join(missing[:5])}"
+                f"pending (already integrated, quarantined or never recorded): {', '.join(missing[:5])}"
             )
         return [marked[message_id] for message_id in message_ids]
 

@@ -66,6 +66,10 @@ def _pending_only() -> sa.TextClause:
     return sa.text("revision IS NULL")
 
 
+def _quarantined_only() -> sa.TextClause:
+    return sa.text("quarantined_at IS NOT NULL")
+
+
 chat_messages = sa.Table(
     "chat_messages",
     metadata,
@@ -80,10 +84,16 @@ chat_messages = sa.Table(
     sa.Column("recorded_at", UtcDateTime(), nullable=False),
     # NULL while the message is pending; the topic revision that integrated it afterwards.
     sa.Column("revision", sa.Integer(), nullable=True),
+    # Failed updates whose batch held this message alone; at L2_QUARANTINE_AFTER_FAILURES it is
+    # quarantined: set aside with its error (not pending, not integrated) until requeued.
+    sa.Column("solo_failures", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("quarantined_at", UtcDateTime(), nullable=True),
+    sa.Column("quarantine_error", sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(
         ["group_id", "revision"], ["topic_revisions.group_id", "topic_revisions.revision"]
     ),
-    # The pending backlog is read oldest first on every update; this index holds only it.
+    # The pending backlog is read oldest first on every update; this index holds only it (and
+    # the few quarantined messages, which the reads filter out).
     sa.Index(
         "ix_chat_messages_pending",
         "group_id",
@@ -91,6 +101,14 @@ chat_messages = sa.Table(
         "message_id",
         postgresql_where=_pending_only(),
         sqlite_where=_pending_only(),
+    ),
+    sa.Index(
+        "ix_chat_messages_quarantined",
+        "group_id",
+        "quarantined_at",
+        "message_id",
+        postgresql_where=_quarantined_only(),
+        sqlite_where=_quarantined_only(),
     ),
     sa.Index("ix_chat_messages_group_id_sent_at", "group_id", "sent_at"),
 )

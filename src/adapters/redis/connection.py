@@ -10,9 +10,10 @@ import fakeredis
 from arq import connections as arq_connections
 from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings
+from arq.jobs import Job
 from redis.exceptions import ResponseError
 
-from adapters.redis.serialization import deserialize, serialize
+from adapters.redis.serialization import check_job, deserialize, serialize
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,38 @@ async def open_real_pool(url: str) -> ArqRedis:
     return await arq_connections.create_pool(
         redis_settings(url), job_serializer=serialize, job_deserializer=deserialize
     )
+
+
+# The keyword arguments of arq's enqueue_job that are its options, not the job function's.
+_ENQUEUE_OPTIONS = frozenset({"_job_id", "_queue_name", "_defer_until", "_defer_by", "_expires", "_job_try"})
+
+
+class CheckedJobPool(ArqRedis):
+    """An arq pool for other programs: jobs the worker would refuse are refused at enqueue.
+
+    An unknown function name, or an argument that is not JSON, raises
+    :class:`~adapters.redis.serialization.JobRefused` in the caller, instead of a line in the
+    worker's log. The pools of the worker and of the container do not check: they enqueue
+    their own functions (crons included) with arguments of their own making.
+    """
+
+    known_functions: frozenset[str] = frozenset()
+
+    async def enqueue_job(self, function: str, *args: Any, **kwargs: Any) -> Job | None:
+        job_kwargs = {name: value for name, value in kwargs.items() if name not in _ENQUEUE_OPTIONS}
+        check_job(function, args, job_kwargs, self.known_functions)
+        job: Job | None = await super().enqueue_job(function, *args, **kwargs)
+        return job
+
+
+async def open_checked_pool(url: str | None, known_functions: frozenset[str]) -> CheckedJobPool:
+    """A :class:`CheckedJobPool` on the Redis at ``url``, or on the in-process one when None."""
+    plain = open_embedded_pool() if url is None else await open_real_pool(url)
+    pool = CheckedJobPool(plain.connection_pool, job_serializer=serialize, job_deserializer=deserialize)
+    # The checked pool takes the connection pool over, and closes it when it is closed.
+    pool.auto_close_connection_pool = True
+    pool.known_functions = known_functions
+    return pool
 
 
 def embedded_server() -> fakeredis.FakeServer:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 PICKLE_PROTOCOL_MARKER = 0x80
@@ -15,6 +17,58 @@ HOW_TO_ENQUEUE = (
 
 class PickledJobRefused(ValueError):
     """A job arrived pickled (arq's default); this worker runs JSON jobs only."""
+
+
+class JobRefused(ValueError):
+    """A job refused at enqueue: the worker has no such function, or an argument is not JSON."""
+
+
+JSON_VALUES = "strings, numbers, true, false, null, and lists and objects (string keys) of them"
+
+
+def check_job(function: str, args: Sequence[Any], kwargs: Mapping[str, Any], known: Collection[str]) -> None:
+    """Refuse, at enqueue, a job that only the worker's log would notice otherwise.
+
+    ``serialize`` turns what JSON cannot hold into something (a set into a list, bytes into
+    their repr), which is right for results but would hand a job function an argument other
+    than the one given.
+    """
+    if function not in known:
+        raise JobRefused(
+            f"refused to enqueue {function!r}: the worker has no such function "
+            f"(it runs {', '.join(sorted(known))})"
+        )
+    given = [(f"argument {index}", value) for index, value in enumerate(args, start=1)]
+    given += [(f"argument {name!r}", value) for name, value in kwargs.items()]
+    for where, value in given:
+        problem = _not_json(value, where)
+        if problem is not None:
+            raise JobRefused(
+                f"refused to enqueue {function}: {problem}; job arguments are JSON: {JSON_VALUES}"
+            )
+
+
+def _not_json(value: Any, where: str) -> str | None:
+    """What in ``value`` JSON cannot hold as it is, or None."""
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} is {value!r}, which JSON cannot hold"
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            problem = _not_json(item, f"{where}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has a key that is not a string ({key!r})"
+            problem = _not_json(item, f"{where}[{key!r}]")
+            if problem is not None:
+                return problem
+        return None
+    return f"{where} is of type {type(value).__name__}"
 
 
 def _default(value: Any) -> Any:

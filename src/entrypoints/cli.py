@@ -14,6 +14,7 @@ from rich.console import Console
 
 from entrypoints.cli_health import health
 from entrypoints.cli_memory import memory_app
+from entrypoints.cli_status import status
 from entrypoints.cli_support import fail, with_container
 from entrypoints.cli_tasks import tasks_app
 from entrypoints.container import Container, resolve
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(memory_app, name="memory")
 app.add_typer(tasks_app, name="tasks")
 app.command()(health)
+app.command()(status)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -71,10 +71,15 @@ class Layout:
         day: str | None = None,
         order: tuple[datetime, str] | None = None,
         cut: bool = True,
+        limit: int | None = None,
     ) -> str | None:
-        """Add a line if it fits (cut short when ``cut`` and enough of it fits): the line as
-        added, or None when it does not fit."""
-        room = self.budget - self.used - self._overhead(section, day)
+        """Add a line if it fits within the budget (and within ``limit`` characters of text in
+        all), cut short when ``cut`` and enough of it fits: the line as added, or None."""
+        room = (
+            min(self.budget, self.budget if limit is None else limit)
+            - self.used
+            - self._overhead(section, day)
+        )
         if len(line) > room:
             if not cut or room < MIN_CUT_LINE:
                 return None

@@ -370,16 +370,14 @@ def _fit_in_shares(
     }
     chosen = []
     for candidate in candidates:
-        cap = Layout(shares[candidate.section])
-        cap.used, cap.items, cap.topics, cap.days = layout.used, layout.items, layout.topics, layout.days
         day = _day(candidate, cjk, zone)
         order = (candidate.message.sent_at, candidate.message.message_id) if candidate.message else None
+        section = candidate.section
         # Only the last section may cut a line short: a cut item would read as a different one.
-        line = cap.add(
-            candidate.section, candidate.line, day, order, cut=candidate.section == MESSAGES_HEADING
+        line = layout.add(
+            section, candidate.line, day, order, cut=section == MESSAGES_HEADING, limit=shares[section]
         )
         if line is not None:
             candidate.entry = replace(candidate.entry, text=line)
-            layout.used, layout.truncated = cap.used, layout.truncated or cap.truncated
             chosen.append(candidate)
     return layout, chosen

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.engine import storage_errors
-from adapters.postgres.search_tables import search_documents, search_postings, search_stats, search_terms
+from adapters.postgres.search_tables import search_postings, search_stats, search_terms
 from adapters.postgres.statements import dialect_insert
 from adapters.postgres.tables import chat_messages, topic_memories
 from adapters.postgres.topic_rows import message_from_row
@@ -69,9 +69,6 @@ async def write_documents(
 async def _insert_documents(
     connection: AsyncConnection, engine: AsyncEngine, group_id: str, indexed: Sequence[IndexedDocument]
 ) -> None:
-    document_rows: list[dict[str, Any]] = [
-        {"group_id": group_id, "message_id": d.message_id, "length": d.length} for d in indexed
-    ]
     posting_rows: list[dict[str, Any]] = []
     frequencies: dict[str, int] = {}
     for document in indexed:
@@ -80,10 +77,8 @@ async def _insert_documents(
                 {"group_id": group_id, "term": term, "message_id": document.message_id, "impact": weight}
             )
             frequencies[term] = frequencies.get(term, 0) + 1
-    # Executemany with one compiled statement per table (SQLAlchemy batches the rows into
-    # multi-row statements itself): compiling a multi-row VALUES anew per commit costs more
-    # than the insert.
-    await connection.execute(sa.insert(search_documents), document_rows)
+    # Executemany with one compiled statement (SQLAlchemy batches the rows into multi-row
+    # statements itself): compiling a multi-row VALUES anew per commit costs more than the insert.
     await connection.execute(sa.insert(search_postings), posting_rows)
     term_rows: list[dict[str, Any]] = [
         {"group_id": group_id, "term": t, "frequency": n} for t, n in sorted(frequencies.items())
@@ -185,7 +180,7 @@ class SqlSearchIndex:
         with storage_errors(self._engine.url, "rebuild the search index"):
             async with self._engine.begin() as connection:
                 version = await _lock_group(connection, self._engine, group_id)
-                for table in (search_postings, search_terms, search_documents, search_stats):
+                for table in (search_postings, search_terms, search_stats):
                     await connection.execute(sa.delete(table).where(table.c.group_id == group_id))
                 after = ""
                 while True:

@@ -9,15 +9,6 @@ import sqlalchemy as sa
 
 from adapters.postgres.tables import ident, metadata
 
-# One row per indexed (integrated) message: its length in terms.
-search_documents = sa.Table(
-    "search_documents",
-    metadata,
-    sa.Column("group_id", ident(), primary_key=True),
-    sa.Column("message_id", ident(), primary_key=True),
-    sa.Column("length", sa.Integer(), nullable=False),
-)
-
 # One row per term of a document, with its BM25 impact; read best impact first per term.
 search_postings = sa.Table(
     "search_postings",

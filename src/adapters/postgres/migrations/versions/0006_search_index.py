@@ -1,4 +1,4 @@
-"""The search index behind the memory context: documents, postings, term frequencies, stats.
+"""The search index behind the memory context: postings, term frequencies, stats.
 
 Existing integrated messages are indexed by ``ai-worker migrate`` (or ``memory reindex --stale``):
 the index is derived from them.
@@ -26,13 +26,6 @@ def _ident() -> sa.types.TypeEngine[str]:
 
 
 def upgrade() -> None:
-    op.create_table(
-        "search_documents",
-        sa.Column("group_id", _ident(), nullable=False),
-        sa.Column("message_id", _ident(), nullable=False),
-        sa.Column("length", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("group_id", "message_id", name="pk_search_documents"),
-    )
     op.create_table(
         "search_postings",
         sa.Column("group_id", _ident(), nullable=False),
@@ -68,4 +61,3 @@ def downgrade() -> None:
     op.drop_table("search_terms")
     op.drop_index("ix_search_postings_group_id_term_impact", table_name="search_postings")
     op.drop_table("search_postings")
-    op.drop_table("search_documents")

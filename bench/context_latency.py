@@ -1,4 +1,4 @@
-"""Memory-context latency against history size: ``python -m bench.context_latency [--messages N]``.
+"""Memory-context latency against history size: ``python bench/context_latency.py [--quick] [--json]``.
 
 One group on PostgreSQL (``TEST_DATABASE_URL``) is filled with N integrated messages through the
 real store (each commit writes the search index, as the worker's updates do), with words drawn
@@ -10,13 +10,19 @@ history: a query reads only the best postings of its own terms).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import random
 import statistics
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository's packages importable
+    sys.path[:0] = [
+        str(Path(__file__).resolve().parents[1]),
+        str(Path(__file__).resolve().parents[1] / "src"),
+    ]
 
 import sqlalchemy as sa
 
@@ -25,6 +31,8 @@ from adapters.postgres.group_store import SqlGroupMemoryStore
 from adapters.postgres.search_index import SqlSearchIndex
 from adapters.postgres.store import SqlMemoryStore
 from adapters.system import SystemClock
+from bench import report
+from bench.report import Figure
 from memory_domain.memory_context import MemoryContextReader
 from memory_domain.model import ChatMessage, Role, Topic, TopicRevision, TopicStatus
 from tests.support.databases import fresh_postgres_database
@@ -77,7 +85,8 @@ async def fill(
         await store.commit_topic_update("big", version, topics, revision)
 
 
-async def measure(total: int, queries: int) -> None:
+async def measure(total: int, queries: int) -> tuple[float, float]:
+    """Fill one group with ``total`` messages; the median and p95 of ``queries`` contexts (s)."""
     rng = random.Random(7)
     words = vocabulary(20_000, rng)
     weights = [1.0 / (rank + 1) for rank in range(len(words))]
@@ -85,9 +94,7 @@ async def measure(total: int, queries: int) -> None:
         engine = create_engine(url)
         try:
             store = SqlMemoryStore(engine)
-            started = time.perf_counter()
             await fill(store, total, words, weights, rng)
-            filled = time.perf_counter() - started
             # As autovacuum would have by now: planner statistics of the freshly filled tables
             # (without them PostgreSQL may scan a group's rows to find 60 of them by key).
             async with engine.begin() as connection:
@@ -103,22 +110,34 @@ async def measure(total: int, queries: int) -> None:
                 samples.append(time.perf_counter() - asked)
                 assert len(context.text) <= 2_000
             samples.sort()
-            print(
-                f"{total:>9,} messages (filled in {filled:5.1f} s): context median "
-                f"{statistics.median(samples) * 1000:5.1f} ms, p95 {samples[int(len(samples) * 0.95)] * 1000:5.1f} ms"
-            )
+            return statistics.median(samples), samples[int(len(samples) * 0.95)]
         finally:
             await engine.dispose()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--messages", type=int, nargs="*", default=[1_000, 100_000])
-    parser.add_argument("--queries", type=int, default=200)
-    args = parser.parse_args()
-    for total in args.messages:
-        await measure(total, args.queries)
+async def figures(quick: bool) -> list[Figure]:
+    small, large, queries = (200, 2_000, 30) if quick else (1_000, 100_000, 200)
+    _, small_p95 = await measure(small, queries)
+    median, large_p95 = await measure(large, queries)
+    return [
+        Figure(
+            f"memory context p95, {large:,} messages",
+            large_p95 * 1000,
+            "ms",
+            target="< 50 ms",
+            met=large_p95 < 0.050,
+            note=f"median {median * 1000:.1f} ms; 2,000-character budget",
+        ),
+        Figure(
+            f"memory context p95, {large:,} vs {small:,} messages",
+            large_p95 * 1000,
+            "ms",
+            baseline=small_p95 * 1000,
+            target="<= 2 x baseline (flat with history)",
+            met=large_p95 <= 2 * small_p95,
+        ),
+    ]
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(report.main(figures, "memory context against history size"))

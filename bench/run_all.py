@@ -27,7 +27,15 @@ from bench.report import Figure, render
 BENCH = Path(__file__).resolve().parent
 
 # One script per measure, in the order of docs/BENCHMARKS.md.
-SCRIPTS: tuple[str, ...] = ("topic_updates", "context_latency")
+SCRIPTS: tuple[str, ...] = (
+    "topic_updates",
+    "context_latency",
+    "scan",
+    "rebuild",
+    "recording",
+    "dispatch",
+    "footprint",
+)
 
 
 def run_script(name: str, quick: bool) -> list[Figure]:

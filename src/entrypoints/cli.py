@@ -15,9 +15,11 @@ from rich.console import Console
 from entrypoints.cli_health import health
 from entrypoints.cli_memory import memory_app
 from entrypoints.cli_status import status
-from entrypoints.cli_support import fail, with_container
+from entrypoints.cli_support import check_services, fail, report_problems, with_container
 from entrypoints.cli_tasks import tasks_app
 from entrypoints.container import Container, resolve
+from entrypoints.preflight import Needs, ServiceProblem, run_preflight
+from entrypoints.progress import count_lines, counted, progress
 from entrypoints.settings import Settings, SettingsError, load_settings
 from memory_domain.errors import MemoryDomainError
 from memory_domain.recording import MessageRecorder
@@ -40,6 +42,28 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("ai-service-worker")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            shown = "unknown (not installed)"
+        print(f"ai-worker {shown}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Group-chat memory and long tasks for an AI chat service: the worker and its tools."""
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -50,21 +74,36 @@ def settings_or_exit() -> Settings:
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (Alembic ``upgrade head``)."""
+    """Create or upgrade the database schema (Alembic upgrade to head), and say what was done."""
     from adapters.postgres.engine import mask_url
-    from adapters.postgres.migrate import upgrade_to_head
 
     settings = settings_or_exit()
+    asyncio.run(check_services(settings, Needs(redis=False, schema=False)))
     try:
-        asyncio.run(upgrade_to_head(settings.database_dsn()))
+        before, after = asyncio.run(migrate_to_head(settings.database_dsn()))
         # Messages integrated before the search index existed (or by a worker of an older
         # release) are indexed now, so that the memory context finds them after an upgrade.
         indexed = asyncio.run(index_missing_groups(settings.database_dsn()))
     except MemoryDomainError as error:
         fail(err, error)
-    out.print(f"database schema is up to date: {mask_url(settings.database_dsn())}", markup=False)
+    where = mask_url(settings.database_dsn())
+    if before is None:
+        out.print(f"created the schema at revision {after}: {where}", markup=False, highlight=False)
+    elif before != after:
+        out.print(f"upgraded the schema from {before} to {after}: {where}", markup=False, highlight=False)
+    else:
+        out.print(f"the schema is already at head ({after}): {where}", markup=False, highlight=False)
     for group_id, count in indexed:
         out.print(f"search index built for {group_id}: {count} messages", markup=False)
+
+
+async def migrate_to_head(dsn: str) -> tuple[str | None, str | None]:
+    """Upgrade to head; the revisions before and after."""
+    from adapters.postgres.migrate import current_revision, upgrade_to_head
+
+    before = await current_revision(dsn)
+    await upgrade_to_head(dsn)
+    return before, await current_revision(dsn)
 
 
 async def index_missing_groups(dsn: str) -> list[tuple[str, int]]:
@@ -81,11 +120,13 @@ async def index_missing_groups(dsn: str) -> list[tuple[str, int]]:
 
 @app.command()
 def worker(
-    burst: Annotated[bool, typer.Option("--burst", help="Run the queued jobs, then stop.")] = False,
+    burst: Annotated[
+        bool,
+        typer.Option("--burst", help="Run the jobs due now, then stop (jobs deferred to later stay queued)."),
+    ] = False,
 ) -> None:
-    """Run the worker (the same as ``arq entrypoints.unified_worker.UnifiedWorkerSettings``)."""
-    from arq.worker import run_worker
-
+    """Run the worker (the same as: arq entrypoints.unified_worker.UnifiedWorkerSettings)."""
+    from entrypoints.burst import due_now_worker
     from entrypoints.logging_setup import configure_logging
     from entrypoints.unified_worker import build_worker_settings
 
@@ -95,13 +136,17 @@ def worker(
         settings.require_shared_redis()
     except SettingsError as error:
         fail(err, error, code=2)
+    try:
+        run_preflight(settings, Needs(task_imports=True))
+    except ServiceProblem as problem:
+        report_problems(problem)
     configure_logging(settings)
     if settings.uses_embedded_redis:
         err.print(
             "[yellow]No REDIS_URL or REDIS_* set: using an in-process Redis. Jobs enqueued by "
             "other processes will not reach this worker.[/yellow]"
         )
-    run_worker(build_worker_settings(settings), burst=burst)
+    due_now_worker(build_worker_settings(settings), burst=burst).run()
 
 
 @app.command()
@@ -126,11 +171,13 @@ def ingest(
     def report(problem: str) -> None:
         err.print(problem, markup=False, highlight=False)
 
+    total = None if file == "-" else count_lines(Path(file))
+
     async def run(container: Container) -> IngestReport:
         recorder: MessageRecorder = await resolve(container.recorder)
         store = await resolve(container.store)
-        with source as lines:
-            return await ingest_lines(recorder, store, lines, label, report)
+        with source as lines, progress(err, f"ingest {label}", total, "lines") as reporter:
+            return await ingest_lines(recorder, store, counted(lines, reporter), label, report)
 
     result = run_with_container(run)
     out.print(
@@ -147,25 +194,48 @@ def ingest(
 def rebuild_queues() -> None:
     """Rebuild the pending counters and the due index in Redis from the database."""
 
-    async def run(container: Container) -> int:
+    async def run(container: Container) -> tuple[int | None, int]:
         scheduler: UpdateScheduler = await resolve(container.scheduler)
-        groups = await scheduler.rebuild()
-        await scheduler.scan()
-        return groups
+        # Two steps of unknown length: the bar (or a plain line) names each as it starts.
+        with progress(err, "rebuild-queues", 2, "steps") as reporter:
+            reporter.note("rebuilding the pending counts and the due index from the database")
+            groups = await scheduler.rebuild()
+            reporter.advance()
+            if groups is None:
+                return None, 0
+            reporter.note("enqueueing the updates of the groups due now")
+            scan = await scheduler.scan()
+            reporter.advance()
+        return groups, len(scan.enqueued)
 
-    groups = run_with_container(run)
-    out.print(f"rebuilt the pending index: {groups} groups have pending messages", markup=False)
+    groups, enqueued = run_with_container(run)
+    if groups is None:
+        err.print("a worker is rebuilding the pending index right now: nothing done", markup=False)
+        raise typer.Exit(1)
+    out.print(
+        f"rebuilt the pending index: {groups} groups have pending messages; "
+        f"updates enqueued for {enqueued} groups due now",
+        markup=False,
+    )
 
 
 @app.command()
 def demo(
     keep: Annotated[Path | None, typer.Option(help="Keep the demo's SQLite database at this path.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Run on the configured database and Redis (DATABASE_URL, POSTGRES_*, REDIS_*): "
+            "the demo writes its sample chats there. Without it, they are left alone.",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline on the bundled sample chats and print the resulting topics."""
     from entrypoints.demo import run_demo
 
     try:
-        asyncio.run(run_demo(out, keep))
+        asyncio.run(run_demo(out, keep, force))
     except SettingsError as error:
         err.print(str(error), markup=False)
         raise typer.Exit(2) from None

@@ -47,7 +47,9 @@ def topic_json(topic: Topic) -> dict[str, Any]:
         "id": topic.topic_id,
         "title": topic.title,
         "summary": topic.summary,
+        # The newest ids only (a topic keeps at most 50); message_count counts all of them.
         "message_ids": list(topic.message_ids),
+        "message_count": topic.message_count,
         "status": topic.status.value,
         "created_at": topic.created_at.isoformat(),
         "updated_at": topic.updated_at.isoformat(),
@@ -93,7 +95,7 @@ def print_view(console: Console, view: GroupMemoryView) -> None:
             escape(printable(topic.topic_id[:8])),
             Text(printable(topic.title)),
             Text(printable(topic.summary)),
-            str(len(topic.message_ids)),
+            str(topic.message_count),
         )
     console.print(table)
     if view.group_memory is not None:
@@ -115,7 +117,7 @@ def run(action: Any) -> Any:
 
 @memory_app.command("show")
 def show(
-    group: Annotated[str, typer.Argument(help="The group id.")],
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")],
     as_json: JsonFlag = False,
     superseded: Annotated[
         bool, typer.Option("--superseded", help="Also list the group-memory items superseded.")
@@ -123,11 +125,15 @@ def show(
 ) -> None:
     """Show a group's topics, its pending backlog and its group memory."""
 
-    async def action(container: Container) -> GroupMemoryView:
+    async def action(container: Container) -> GroupMemoryView | None:
+        if not await group_exists(container, group):
+            return None
         queries: MemoryQueries = await resolve(container.queries)
         return await queries.show(group, include_superseded=superseded)
 
     view = run(action)
+    if view is None:
+        no_such_group(group)
     if as_json:
         print(json_text(view_json(view)))
     else:
@@ -136,17 +142,21 @@ def show(
 
 @memory_app.command("history")
 def history(
-    group: Annotated[str, typer.Argument(help="The group id.")],
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")],
     as_json: JsonFlag = False,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Revisions listed at most.")] = 50,
 ) -> None:
     """List the revisions of the group's topics and group memory, newest first."""
 
-    async def action(container: Container) -> list[HistoryEntry]:
+    async def action(container: Container) -> list[HistoryEntry] | None:
+        if not await group_exists(container, group):
+            return None
         queries: MemoryQueries = await resolve(container.queries)
         return await queries.timeline(group, limit)
 
     entries = run(action)
+    if entries is None:
+        no_such_group(group)
     if as_json:
         print(json_text([history_json(entry) for entry in entries]))
     else:
@@ -177,7 +187,7 @@ def no_such_group(group: str) -> NoReturn:
 
 
 @memory_app.command("update")
-def update(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
+def update(group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")]) -> None:
     """Enqueue the group's topic update now, whatever its backlog."""
 
     async def action(container: Container) -> bool | None:
@@ -197,8 +207,8 @@ def update(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
 
 @memory_app.command("requeue")
 def requeue(
-    group: Annotated[str, typer.Argument(help="The group id.")],
-    message: Annotated[str, typer.Argument(help="The id of the quarantined message.")],
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")],
+    message: Annotated[str, typer.Argument(metavar="MESSAGE_ID", help="The id of the quarantined message.")],
 ) -> None:
     """Make a quarantined message pending again and enqueue its group's update."""
 
@@ -216,7 +226,7 @@ def requeue(
 
 
 @memory_app.command("evolve")
-def evolve(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
+def evolve(group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")]) -> None:
     """Enqueue the evolution of the group's memory from its changed topics now."""
 
     async def action(container: Container) -> bool | None:
@@ -236,7 +246,7 @@ def evolve(group: Annotated[str, typer.Argument(help="The group id.")]) -> None:
 
 @memory_app.command("rollback")
 def rollback(
-    group: Annotated[str, typer.Argument(help="The group id.")],
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")],
     to: Annotated[int, typer.Option("--to", min=0, help="The group-memory revision to restore (0: empty).")],
     kind: Annotated[MemoryKind, typer.Option(help="Which memory to roll back.")] = MemoryKind.GROUP_MEMORY,
 ) -> None:
@@ -245,11 +255,15 @@ def rollback(
         err.print(f"error: {TOPICS_CANNOT_ROLL_BACK}", markup=False)
         raise typer.Exit(2)
 
-    async def action(container: Container) -> GroupMemoryRevision:
+    async def action(container: Container) -> GroupMemoryRevision | None:
+        if not await group_exists(container, group):
+            return None
         restorer: GroupMemoryRollback = await resolve(container.rollback)
         return await restorer.rollback(group, to)
 
-    revision: GroupMemoryRevision = run(action)
+    revision: GroupMemoryRevision | None = run(action)
+    if revision is None:
+        no_such_group(group)
     out.print(
         f"group memory of {group} restored to revision {to} as revision {revision.revision} "
         f"({len(revision.diff['updated'])} items restored, {len(revision.diff['superseded'])} superseded)",
@@ -259,19 +273,26 @@ def rollback(
 
 @memory_app.command("context")
 def context(
-    group: Annotated[str, typer.Argument(help="The group id.")],
+    group: Annotated[str, typer.Argument(metavar="GROUP", help="The group id.")],
     query: Annotated[str | None, typer.Option(help="What the reply is about: relevant memory first.")] = None,
     budget: Annotated[int, typer.Option(min=0, max=1_000_000, help="At most this many characters.")] = 2000,
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the memory context a reply prompt gets: the group memory, topics and messages that
-    matter most for the query, each message with who said it and when, cut to a budget."""
+    """Print the memory context a reply prompt gets, cut to a budget.
 
-    async def action(container: Container) -> MemoryContext:
+    The group memory, topics and messages that matter most for the query, each message with
+    who said it and when.
+    """
+
+    async def action(container: Container) -> MemoryContext | None:
+        if not await group_exists(container, group):
+            return None
         reader: MemoryContextReader = await resolve(container.memory_context)
         return await reader.context(group, budget, query)
 
-    result: MemoryContext = run(action)
+    result: MemoryContext | None = run(action)
+    if result is None:
+        no_such_group(group)
     if as_json:
         print(json_text(context_json(result)))
     else:
@@ -280,7 +301,9 @@ def context(
 
 @memory_app.command("reindex")
 def reindex(
-    group: Annotated[str | None, typer.Argument(help="The group id (omit with --all or --stale).")] = None,
+    group: Annotated[
+        str | None, typer.Argument(metavar="GROUP", help="The group id (omit with --all or --stale).")
+    ] = None,
     every: Annotated[bool, typer.Option("--all", help="Reindex every group.")] = False,
     stale: Annotated[
         bool, typer.Option("--stale", help="Reindex the groups whose messages are not all indexed.")

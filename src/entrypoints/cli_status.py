@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from entrypoints.cli_support import fail, json_text, printable
+from entrypoints.cli_support import check_services, fail, json_text, printable
 from entrypoints.settings import Settings, SettingsError, load_settings
 from entrypoints.status import DEFAULT_TOP, StatusReport, gather_status
 from memory_domain.errors import MemoryDomainError
@@ -111,7 +111,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
     top: Annotated[int, typer.Option(min=1, max=1000, help="Groups listed per section.")] = DEFAULT_TOP,
 ) -> None:
-    """Backlog, running work, failures, quarantine, long tasks, crons and workers, from Redis and the database."""
+    """Show the backlog, running work, failures, quarantine, long tasks, crons and workers."""
     err = Console(stderr=True, soft_wrap=True)
     try:
         settings = load_settings()
@@ -119,6 +119,7 @@ def status(
     except SettingsError as error:
         err.print(str(error), markup=False)
         raise typer.Exit(2) from None
+    asyncio.run(check_services(settings))  # one line per unusable service, within seconds
     try:
         report = asyncio.run(_read(settings, top))
     except MemoryDomainError as error:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from entrypoints.container import Container, build_container, close_container, open_container
+from entrypoints.preflight import EVERYTHING, Needs, ServiceProblem, preflight
 from entrypoints.settings import Settings, SettingsError
 
 T = TypeVar("T")
@@ -46,18 +47,36 @@ async def with_container(settings: Settings, action: Callable[[Container], Await
     """Open the container's resources, run ``action``, close them whatever happens.
 
     PostgreSQL without Redis is refused before anything opens (see
-    :meth:`Settings.require_shared_redis`): the commands' jobs would be lost.
+    :meth:`Settings.require_shared_redis`): the commands' jobs would be lost. A service that
+    cannot be reached, or a schema not at head, is one line each within seconds (see
+    :mod:`entrypoints.preflight`), not arq's 10 s of retries and a traceback.
     """
     try:
         settings.require_shared_redis()
     except SettingsError as error:
         fail(Console(stderr=True, soft_wrap=True), error, code=2)
+    await check_services(settings)
     container = build_container(settings)
     try:
         await open_container(container)
         return await action(container)
     finally:
         await close_container(container)
+
+
+async def check_services(settings: Settings, needs: Needs = EVERYTHING) -> None:
+    """Exit 1 with one ``error:`` line per problem when the services are not usable."""
+    try:
+        await preflight(settings, needs)
+    except ServiceProblem as problem:
+        report_problems(problem)
+
+
+def report_problems(problem: ServiceProblem) -> NoReturn:
+    console = Console(stderr=True, soft_wrap=True)
+    for line in str(problem).splitlines():
+        console.print(f"error: {line}", markup=False, highlight=False)
+    raise typer.Exit(1)
 
 
 def fail(console: Console, error: BaseException, code: int = 1) -> NoReturn:

@@ -13,14 +13,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from entrypoints.cli_support import fail, with_container
+from entrypoints.cli_support import fail, json_text, printable, with_container
 from entrypoints.container import Container, resolve
 from entrypoints.settings import SettingsError, load_settings
+from entrypoints.task_follow import DEFAULT_INTERVAL_SECONDS, follow_task
 from long_tasks_domain.errors import LongTaskError
 from long_tasks_domain.model import CheckpointRecord, LongTask, TaskPage, TaskStatus
 from long_tasks_domain.registry import TaskHandler
@@ -34,7 +36,8 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-TaskId = Annotated[str, typer.Argument(help="The task id.")]
+RESULT_SHOWN = 200  # characters of a followed task's result shown; --json prints it whole
+TaskId = Annotated[str, typer.Argument(metavar="ID", help="The task id, in full.")]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -78,26 +81,40 @@ def task_json(task: LongTask, checkpoints: list[CheckpointRecord] | None = None)
 
 
 def _run(action: Callable[[TaskService], Awaitable[T]]) -> T:
+    async def with_service(container: Container) -> T:
+        return await action(await resolve(container.task_service))
+
+    return _run_in_container(with_service)
+
+
+def _run_in_container(action: Callable[[Container], Awaitable[T]]) -> T:
     try:
         settings = load_settings()
     except SettingsError as error:
         err.print(str(error), markup=False)
         raise typer.Exit(2) from None
-
-    async def with_service(container: Container) -> T:
-        return await action(await resolve(container.task_service))
-
     try:
-        return asyncio.run(with_container(settings, with_service))
+        return asyncio.run(with_container(settings, action))
     except (LongTaskError, MemoryDomainError) as error:
         fail(err, error)
     except ValueError as error:
         fail(err, error, code=2)
 
 
+async def _cancel(container: Container, task_id: str) -> tuple[LongTask, int]:
+    from entrypoints.task_jobs import drop_queued_jobs
+
+    service: TaskService = await resolve(container.task_service)
+    task = await service.cancel(task_id)
+    if task.status is not TaskStatus.CANCELLED:
+        return task, 0
+    return task, await drop_queued_jobs(await resolve(container.redis), task.id)
+
+
 def _progress(task: LongTask) -> str:
     shown = f"{task.progress:.0%}" if task.progress is not None else "–"
-    return f"{shown} {task.progress_message}" if task.progress_message else shown
+    # Handlers' text is shown with terminal controls escaped, as chat text is (cli_support.printable).
+    return f"{shown} {printable(task.progress_message)}" if task.progress_message else shown
 
 
 @tasks_app.command("types")
@@ -127,7 +144,12 @@ def submit(
     dedupe_key: Annotated[
         str | None, typer.Option("--dedupe-key", help="Submitting twice with one key makes one task.")
     ] = None,
-    max_retries: Annotated[int | None, typer.Option("--max-retries", min=0, max=100)] = None,
+    max_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--max-retries", min=0, max=100, help="Retries of a failed step (default: LONG_TASK_MAX_RETRIES)."
+        ),
+    ] = None,
 ) -> None:
     """Submit a task; print its id."""
     try:
@@ -154,15 +176,32 @@ def _parse_time(text: str) -> datetime:
 
 
 @tasks_app.command("show")
-def show(task_id: TaskId, as_json: JsonFlag = False) -> None:
+def show(
+    task_id: TaskId,
+    as_json: JsonFlag = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Show the task's progress live until it ends; exit 0 when DONE, 1 when FAILED or CANCELLED.",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, max=60, help="With --follow: seconds between two reads of the task.")
+    ] = DEFAULT_INTERVAL_SECONDS,
+) -> None:
     """Show a task: status, progress, tries, error, result and checkpoints."""
+    if follow:
+        _follow(task_id, interval, as_json)
+        return
 
     async def action(service: TaskService) -> tuple[LongTask, list[CheckpointRecord]]:
         return await service.get(task_id), await service.checkpoints(task_id)
 
     task, checkpoints = _run(action)
     if as_json:
-        print(json.dumps(task_json(task, checkpoints), ensure_ascii=False, indent=2))
+        print(json_text(task_json(task, checkpoints)))
         return
     out.print(
         f"[bold]{escape(task.id)}[/bold]  {escape(task.task_type)}  [bold]{task.status.value}[/bold]",
@@ -173,11 +212,11 @@ def show(task_id: TaskId, as_json: JsonFlag = False) -> None:
         markup=False,
     )
     if task.error:
-        out.print(f"[red]error:[/red] {escape(task.error)}", highlight=False)
+        out.print(f"[red]error:[/red] {escape(printable(task.error))}", highlight=False)
     if task.result is not None:
-        out.print(f"result: {json.dumps(task.result, ensure_ascii=False)}", markup=False)
+        out.print(f"result: {printable(json.dumps(task.result, ensure_ascii=False))}", markup=False)
     for c in checkpoints:
-        state = json.dumps(c.state, ensure_ascii=False)
+        state = printable(json.dumps(c.state, ensure_ascii=False))
         out.print(
             f"  checkpoint {c.step} at {c.created_at:%Y-%m-%d %H:%M:%S} ({c.duration_ms} ms): {state[:200]}",
             markup=False,
@@ -185,11 +224,29 @@ def show(task_id: TaskId, as_json: JsonFlag = False) -> None:
         )
 
 
+def _follow(task_id: str, interval: float, as_json: bool) -> None:
+    # Progress goes to standard error, as ingest's does: standard output keeps the result.
+    task: LongTask = _run(lambda service: follow_task(lambda: service.get(task_id), err, interval))
+    if as_json:
+        print(json_text(task_json(task)))
+    if task.status is TaskStatus.DONE:
+        if not as_json:
+            result = "" if task.result is None else json.dumps(task.result, ensure_ascii=False)
+            if len(result) > RESULT_SHOWN:  # the whole of it: tasks show ID --json
+                result = result[: RESULT_SHOWN - 1] + "…"
+            shown = f": {printable(result)}" if result else ""
+            out.print(f"task {task.id} is DONE{shown}", markup=False, highlight=False)
+        return
+    reason = f": {printable(task.error)}" if task.error else ""
+    err.print(f"task {task.id} ended {task.status.value}{reason}", markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
 @tasks_app.command("list")
 def list_tasks(
     status: Annotated[TaskStatus | None, typer.Option(help="Only tasks in this status.")] = None,
     task_type: Annotated[str | None, typer.Option("--type", help="Only tasks of this type.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Tasks listed at most.")] = 50,
     cursor: Annotated[str | None, typer.Option(help="The next_cursor of the previous page.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -199,11 +256,18 @@ def list_tasks(
     )
     if as_json:
         body = {"tasks": [task_json(task) for task in page.tasks], "next_cursor": page.next_cursor}
-        print(json.dumps(body, ensure_ascii=False, indent=2))
+        print(json_text(body))
         return
-    table = Table()
-    for column in ("id", "type", "status", "step", "progress", "retries", "created"):
-        table.add_column(column, no_wrap=column in ("id", "type", "status", "created"))
+    table = Table(box=box.SIMPLE_HEAD)
+    # An id is never cut: `tasks show ID` must work with what the table shows.
+    id_width = max((len(task.id) for task in page.tasks), default=2)
+    table.add_column("id", no_wrap=True, min_width=id_width)
+    table.add_column("type", overflow="fold", min_width=12)
+    table.add_column("status", no_wrap=True, min_width=len(TaskStatus.CANCELLED.value))
+    table.add_column("step", no_wrap=True)
+    table.add_column("progress", overflow="fold", min_width=8)
+    table.add_column("retries", no_wrap=True)
+    table.add_column("created", no_wrap=True, min_width=16)
     for task in page.tasks:
         table.add_row(
             Text(task.id),
@@ -212,9 +276,10 @@ def list_tasks(
             str(task.step),
             Text(_progress(task)),
             f"{task.retry_count}/{task.max_retries}",
-            f"{task.created_at:%Y-%m-%d %H:%M:%S}",
+            f"{task.created_at:%Y-%m-%d %H:%M}",
         )
-    out.print(table)
+    # Wider than a narrow terminal rather than cut: the terminal wraps, the id stays whole.
+    Console(soft_wrap=True, width=max(out.width, id_width + 80)).print(table)
     if page.next_cursor:
         out.print(f"more: --cursor '{page.next_cursor}'", markup=False)
 
@@ -222,9 +287,10 @@ def list_tasks(
 @tasks_app.command("cancel")
 def cancel(task_id: TaskId) -> None:
     """Cancel a task: a waiting one at once, a running one when its current step ends."""
-    task = _run(lambda service: service.cancel(task_id))
+    task, dropped = _run_in_container(lambda container: _cancel(container, task_id))
     if task.status is TaskStatus.CANCELLED:
-        out.print(f"task {task.id} is cancelled", markup=False)
+        left = f"; {dropped} queued jobs of it removed" if dropped else ""
+        out.print(f"task {task.id} is cancelled{left}", markup=False)
     else:
         out.print(f"task {task.id} will stop when its current step ends", markup=False)
 

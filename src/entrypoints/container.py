@@ -31,6 +31,7 @@ from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue
 from adapters.redis.arq_task_dispatcher import ArqTaskDispatcher
 from adapters.redis.connection import open_embedded_pool, open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
+from adapters.redis.recording import RedisPendingRecorder
 from adapters.system import SystemClock, UuidIds
 from entrypoints.embedding_wiring import open_embedder
 from entrypoints.group_memory_wiring import consensus_schedule, evolver_options, open_distiller
@@ -66,7 +67,9 @@ async def resolve(provider: Any) -> Any:
 
 
 async def open_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database_dsn())
+    dsn = settings.database_dsn()
+    options = {} if dsn.startswith("sqlite") else {"pool_size": settings.postgres_pool_size}
+    engine = create_engine(dsn, **options)
     try:
         yield engine
     finally:
@@ -138,7 +141,15 @@ class Container(containers.DeclarativeContainer):
     leases = providers.Singleton(RedisUpdateLeases, redis, key_prefix)
     queue = providers.Singleton(ArqUpdateQueue, redis)
 
-    recorder = providers.Singleton(CountingRecorder, store, index, queue, policy, clock)
+    pending_recorder = providers.Singleton(RedisPendingRecorder, index, redis)
+    recorder = providers.Singleton(
+        CountingRecorder,
+        store,
+        pending_recorder,
+        policy,
+        clock,
+        max_content_chars=providers.Callable(lambda s: s.message_max_chars, settings),
+    )
     updater = providers.Singleton(
         TopicUpdater,
         store,

@@ -15,16 +15,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from arq.worker import Worker, get_kwargs
+from arq.worker import get_kwargs
 from rich.console import Console
 from rich.markup import escape
 
 from adapters.postgres.engine import mask_url
 from adapters.postgres.migrate import upgrade_to_head
+from entrypoints.burst import DueNowWorker
 from entrypoints.cli_memory import print_view
 from entrypoints.container import Container, build_container, close_container, open_container, resolve
 from entrypoints.message_io import parse_message
-from entrypoints.settings import Settings, load_settings
+from entrypoints.progress import progress
+from entrypoints.settings import POSTGRES_PART_NAMES, REDIS_PART_NAMES, Settings, load_settings
 from entrypoints.unified_worker import build_worker_settings
 from memory_domain.consensus import ConsensusScheduler
 from memory_domain.memory_context import MemoryContextReader
@@ -70,11 +72,11 @@ async def run_worker_until_idle(settings: Settings, container: Container, max_ro
             poll_delay=0.05,
             ctx={"settings": settings, "container": container},
         )
-        worker = Worker(**kwargs)
+        worker = DueNowWorker(**kwargs)
         try:
             await worker.main()
             completed += worker.jobs_complete
-            queued = await worker.pool.zcard(worker.queue_name)
+            queued = await worker.due_now()
         finally:
             await worker.close()
         if queued == 0:
@@ -82,9 +84,42 @@ async def run_worker_until_idle(settings: Settings, container: Container, max_ro
     return completed
 
 
-async def run_demo(console: Console, keep: Path | None = None) -> None:
+def configured_services(settings: Settings) -> list[str]:
+    """The services the environment (or .env) configures, by the variables that name them."""
+    named = []
+    if settings.database_url is not None or settings.uses_postgres:
+        named.append("DATABASE_URL" if settings.database_url is not None else "POSTGRES_*")
+    if not settings.uses_embedded_redis:
+        named.append("REDIS_URL" if settings.redis_url is not None else "REDIS_*")
+    return named
+
+
+def embedded_settings(settings: Settings, sqlite_path: Path) -> Settings:
+    """``settings`` with every service setting dropped: a SQLite file and an in-process Redis."""
+    service_fields = {name.lower() for name in (*REDIS_PART_NAMES, *POSTGRES_PART_NAMES)}
+    embedded = settings.model_copy(
+        update={"redis_url": None, "database_url": None, "sqlite_path": sqlite_path}
+    )
+    # Which fields were *given* decides embedded or not (see Settings.uses_postgres): forget them.
+    object.__setattr__(embedded, "__pydantic_fields_set__", embedded.model_fields_set - service_fields)
+    return embedded
+
+
+async def run_demo(console: Console, keep: Path | None = None, force: bool = False) -> None:
+    """The demo; on the configured services only with ``force`` (it writes its sample chats there)."""
     settings = load_settings()
-    if not settings.uses_postgres and settings.database_url is None:
+    configured = configured_services(settings)
+    if configured and not force:
+        console.print(
+            f"{' and '.join(configured)} set: not used (the demo would write its sample chats there; "
+            "--force uses them). Running on a fresh SQLite file and an in-process Redis.",
+            markup=False,
+            highlight=False,
+        )
+    if not configured or not force:
+        path = keep or Path(tempfile.mkdtemp(prefix="ai-worker-demo-")) / "demo.db"
+        settings = embedded_settings(settings, path)
+    elif not settings.uses_postgres and settings.database_url is None:
         path = keep or Path(tempfile.mkdtemp(prefix="ai-worker-demo-")) / "demo.db"
         settings = settings.model_copy(update={"sqlite_path": path})
     console.print(f"database: {mask_url(settings.database_dsn())}", markup=False, highlight=False)
@@ -116,24 +151,34 @@ async def _demo(console: Console, settings: Settings, container: Container) -> N
     )
     started = time.monotonic()
     jobs = 0
-    for start in range(0, max(len(group) for group in by_group.values()), SLICE):
-        batch = [m for group in by_group.values() for m in group[start : start + SLICE]]
-        result = await recorder.record_many(batch)
+    slices = range(0, max(len(group) for group in by_group.values()), SLICE)
+    # The long part: one step per slice, then the last updates, then the group memories. The
+    # progress goes to standard error, so standard output holds the demo's result alone.
+    with progress(Console(stderr=True), "demo", len(slices) + 2, "steps", every=1) as reporter:
+        for start in slices:
+            reporter.note(f"recording messages {start + 1}-{start + SLICE} of each group, running the worker")
+            batch = [m for group in by_group.values() for m in group[start : start + SLICE]]
+            result = await recorder.record_many(batch)
+            jobs += await run_worker_until_idle(settings, container)
+            reporter.advance()
+            console.print(
+                f"  recorded {result.recorded:3d} messages, updates enqueued at once for "
+                f"{len(result.enqueued_groups)} groups",
+                highlight=False,
+            )
+        # What is left is below the threshold and not old yet: flush it, as `memory update` does.
+        reporter.note("updating the topics of every group with what is still pending")
+        for group_id in sorted(by_group):
+            await scheduler.enqueue(group_id)
         jobs += await run_worker_until_idle(settings, container)
-        console.print(
-            f"  recorded {result.recorded:3d} messages, updates enqueued at once for "
-            f"{len(result.enqueued_groups)} groups",
-            highlight=False,
-        )
-    # What is left is below the threshold and not old yet: flush it, as `memory update` does.
-    for group_id in sorted(by_group):
-        await scheduler.enqueue(group_id)
-    jobs += await run_worker_until_idle(settings, container)
-    # Then what the daily consensus does, at once: each group's topics distilled into group memory.
-    consensus: ConsensusScheduler = await resolve(container.consensus)
-    for group_id in sorted(by_group):
-        await consensus.enqueue(group_id)
-    jobs += await run_worker_until_idle(settings, container)
+        reporter.advance()
+        # Then what the daily consensus does, at once: each group's topics distilled into group memory.
+        reporter.note("distilling each group's topics into its group memory")
+        consensus: ConsensusScheduler = await resolve(container.consensus)
+        for group_id in sorted(by_group):
+            await consensus.enqueue(group_id)
+        jobs += await run_worker_until_idle(settings, container)
+        reporter.advance()
     elapsed = time.monotonic() - started
     console.print(f"worker jobs completed: {jobs} in {elapsed:.1f} s\n", highlight=False)
     for group_id in sorted(by_group):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from entrypoints.message_io import message_to_json, read_message_lines
-from memory_domain.model import ChatMessage
+from memory_domain.model import MAX_CONTENT_LENGTH, ChatMessage
 from memory_domain.ports import MemoryStore
 from memory_domain.recording import MessageRecorder
 
@@ -55,6 +55,7 @@ async def ingest_lines(
     label: str,
     report: Callable[[str], None],
     batch_size: int = INGEST_BATCH,
+    max_content_chars: int | None = None,
 ) -> IngestReport:
     """Record the messages of ``lines``; ``report`` gets one ``label:line: problem`` per line not recorded."""
     result = IngestReport()
@@ -87,7 +88,11 @@ async def ingest_lines(
                         "the recorded one is kept"
                     )
 
-    for number, item in read_message_lines(lines):
+    # The container's recorder knows MESSAGE_MAX_CHARS: a longer message is reported as its line.
+    limit = max_content_chars
+    if limit is None:
+        limit = int(getattr(recorder, "max_content_chars", MAX_CONTENT_LENGTH))
+    for number, item in read_message_lines(lines, limit):
         if isinstance(item, str):
             result.bad += 1
             report(f"{label}:{number}: skipped: {item}")

@@ -13,9 +13,11 @@ import logging
 from typing import Any
 
 from arq import cron, func
+from arq.constants import default_queue_name
 from arq.cron import CronJob
 from arq.worker import Function
 
+from adapters.redis.wake_up import WakeUpListener, install_wakeable_poll
 from entrypoints.container import Container, resolve
 from entrypoints.long_task_wiring import run_job_timeout
 from entrypoints.metrics import count_long_task_run
@@ -27,6 +29,7 @@ logger = logging.getLogger("ai_worker")
 
 EXECUTOR_KEY = "long_task_executor"
 POLL_BATCH_KEY = "long_task_poll_batch"
+WAKE_UP_KEY = "wake_up_listener"
 RECOVERY_SECONDS = {5, 20, 35, 50}
 
 
@@ -34,6 +37,17 @@ async def long_task_startup(ctx: dict[str, Any], container: Container, settings:
     """Resolve the executor (and with it the registry: a bad LONG_TASK_IMPORTS stops the start)."""
     ctx[EXECUTOR_KEY] = await resolve(container.task_executor)
     ctx[POLL_BATCH_KEY] = settings.long_task_poll_batch
+    # A submit wakes this worker at once (see adapters.redis.wake_up) instead of its next poll.
+    install_wakeable_poll()
+    listener = WakeUpListener(ctx["redis"], default_queue_name)
+    listener.start()
+    ctx[WAKE_UP_KEY] = listener
+
+
+async def long_task_shutdown(ctx: dict[str, Any]) -> None:
+    listener: WakeUpListener | None = ctx.pop(WAKE_UP_KEY, None)
+    if listener is not None:
+        await listener.close()
 
 
 def _report(report: RunReport) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memory_domain.errors import InvalidMessage
-from memory_domain.model import ChatMessage, Role
+from memory_domain.model import MAX_CONTENT_LENGTH, ChatMessage, Role
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 
@@ -30,6 +31,17 @@ class MessageIn(BaseModel):
     content: str = Field(min_length=1)
     sent_at: datetime
     reply_to: str | None = Field(default=None, max_length=128)
+
+    @field_validator(
+        "message_id", "group_id", "sender_id", "sender_name", "content", "reply_to", mode="before"
+    )
+    @classmethod
+    def _no_lone_surrogate(cls, value: object) -> object:
+        # JSON may escape half of a surrogate pair ("\ud800"): no store or prompt can carry it.
+        found = _SURROGATE.search(value) if isinstance(value, str) else None
+        if found:
+            raise ValueError(f"not valid Unicode (a lone surrogate at character {found.start() + 1})")
+        return value
 
     @field_validator("sent_at", mode="before")
     @classmethod
@@ -59,12 +71,19 @@ class MessageIn(BaseModel):
         )
 
 
-def parse_message(data: Any) -> ChatMessage:
+def content_over_limit(message: ChatMessage, limit: int) -> str | None:
+    """What is wrong with a message longer than ``limit`` (MESSAGE_MAX_CHARS), or None."""
+    if len(message.content) <= limit:
+        return None
+    return f"content: {len(message.content)} characters, more than MESSAGE_MAX_CHARS ({limit})"
+
+
+def parse_message(data: Any, max_content_chars: int = MAX_CONTENT_LENGTH) -> ChatMessage:
     """A domain message from a decoded JSON value; raises ValueError naming what is wrong."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     try:
-        return MessageIn.model_validate(data).to_domain()
+        message = MessageIn.model_validate(data).to_domain()
     except ValidationError as error:
         problems = []
         for item in error.errors():
@@ -73,18 +92,24 @@ def parse_message(data: Any) -> ChatMessage:
         raise ValueError("; ".join(problems)) from None
     except (InvalidMessage, OverflowError) as error:
         raise ValueError(str(error) or "a value is out of range") from None
+    problem = content_over_limit(message, max_content_chars)
+    if problem:
+        raise ValueError(problem)
+    return message
 
 
-def parse_message_line(line: str) -> ChatMessage:
+def parse_message_line(line: str, max_content_chars: int = MAX_CONTENT_LENGTH) -> ChatMessage:
     """Parse one JSONL line; raises ValueError naming what is wrong with it."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
-    return parse_message(data)
+    return parse_message(data, max_content_chars)
 
 
-def read_message_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, ChatMessage | str]]:
+def read_message_lines(
+    lines: Iterable[bytes], max_content_chars: int = MAX_CONTENT_LENGTH
+) -> Iterator[tuple[int, ChatMessage | str]]:
     """Number and parse the lines of a JSONL input: each a message, or what is wrong with it.
 
     Each line is decoded on its own, so that a bad byte spoils its line and no other; a UTF-8
@@ -104,7 +129,7 @@ def read_message_lines(lines: Iterable[bytes]) -> Iterator[tuple[int, ChatMessag
         if not line.strip():
             continue
         try:
-            yield number, parse_message_line(line)
+            yield number, parse_message_line(line, max_content_chars)
         except ValueError as error:
             yield number, str(error)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from entrypoints.metrics import (
     CANCELLED,
@@ -23,9 +23,17 @@ from entrypoints.metrics import (
     OK,
 )
 from memory_domain.embedding import Embedder, Vector
+from memory_domain.errors import InvalidMessage
 from memory_domain.group_model import Distillation, DistillInput
 from memory_domain.group_ports import MemoryDistiller
-from memory_domain.model import ChatMessage, ModelUsage, RecordResult, TopicModelInput, TopicRewrite
+from memory_domain.model import (
+    MAX_CONTENT_LENGTH,
+    ChatMessage,
+    ModelUsage,
+    RecordResult,
+    TopicModelInput,
+    TopicRewrite,
+)
 from memory_domain.ports import TopicModel
 from memory_domain.recording import MessageRecorder
 
@@ -109,10 +117,25 @@ class MeteredEmbedder:
 
 
 class CountingRecorder(MessageRecorder):
-    """The :class:`MessageRecorder`, counting the messages it stored and the repeats it did not."""
+    """The :class:`MessageRecorder`, counting the messages it stored and the repeats it did not.
+
+    It also refuses a batch holding a message longer than ``max_content_chars``
+    (MESSAGE_MAX_CHARS), naming the message, before anything is stored.
+    """
+
+    def __init__(self, *ports: Any, max_content_chars: int = MAX_CONTENT_LENGTH) -> None:
+        super().__init__(*ports)
+        self.max_content_chars = max_content_chars
 
     async def record_many(self, messages: Iterable[ChatMessage]) -> RecordResult:
-        result = await super().record_many(messages)
+        batch = list(messages)
+        for message in batch:
+            if isinstance(message, ChatMessage) and len(message.content) > self.max_content_chars:
+                raise InvalidMessage(
+                    f"message {message.message_id!r}: content is {len(message.content)} characters, "
+                    f"more than MESSAGE_MAX_CHARS ({self.max_content_chars})"
+                )
+        result = await super().record_many(batch)
         if result.recorded:
             MESSAGES_RECORDED.inc(result.recorded)
         if result.duplicates:

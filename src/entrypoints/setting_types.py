@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -37,3 +37,6 @@ ListenHost = Annotated[str, AfterValidator(_listen_host)]
 
 OptionalPort = Annotated[Annotated[int, Field(ge=1, le=65535)] | None, BeforeValidator(_blank_is_unset)]
 """A TCP port, or None when unset or blank."""
+
+PostgresSslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+"""libpq's ``sslmode`` values, which asyncpg takes as its ``ssl`` argument."""

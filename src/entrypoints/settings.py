@@ -14,10 +14,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from entrypoints.setting_types import ListenHost, OptionalPort
+from entrypoints.setting_types import ListenHost, OptionalPort, PostgresSslMode
+from memory_domain.model import MAX_CONTENT_LENGTH
 
 REDIS_PART_NAMES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB")
-POSTGRES_PART_NAMES = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB")
+POSTGRES_PART_NAMES = (
+    "POSTGRES_HOST",
+    "POSTGRES_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "POSTGRES_SSLMODE",
+)
 
 
 class SettingsError(Exception):
@@ -48,6 +56,12 @@ class Settings(BaseSettings):
     postgres_user: str = Field(default="postgres", alias="POSTGRES_USER", min_length=1)
     postgres_password: SecretStr | None = Field(default=None, alias="POSTGRES_PASSWORD")
     postgres_db: str = Field(default="ai_service", alias="POSTGRES_DB", min_length=1)
+    # TLS to PostgreSQL (libpq's sslmode names); also `?sslmode=` in DATABASE_URL.
+    postgres_sslmode: PostgresSslMode | None = Field(default=None, alias="POSTGRES_SSLMODE")
+    # Connections a process keeps open. SQLAlchemy's default of 5 closes every connection
+    # beyond it as soon as it is idle, so 16 concurrent recorders opened a connection on
+    # nearly every call (bench/recording.py: 3.6x slower at concurrency 16).
+    postgres_pool_size: int = Field(default=20, alias="POSTGRES_POOL_SIZE", ge=1, le=1000)
     sqlite_path: Path = Field(default=Path("ai-worker.db"), alias="SQLITE_PATH")
 
     # Topic memory (L2): the seed's names and defaults.
@@ -64,6 +78,11 @@ class Settings(BaseSettings):
     )
     # Failed updates with a message alone in the batch before it is quarantined (set aside).
     l2_quarantine_after_failures: int = Field(default=3, alias="L2_QUARANTINE_AFTER_FAILURES", ge=1, le=100)
+
+    # The longest chat message recorded (characters); longer ones are refused, naming the limit.
+    message_max_chars: int = Field(
+        default=MAX_CONTENT_LENGTH, alias="MESSAGE_MAX_CHARS", ge=1, le=MAX_CONTENT_LENGTH
+    )
 
     # Language model: any OpenAI-compatible server; without LLM_BASE_URL, the offline model.
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
@@ -265,16 +284,20 @@ class Settings(BaseSettings):
     def database_dsn(self) -> str:
         """The database URL for SQLAlchemy's async drivers (it may hold the password)."""
         if self.database_url is not None:
-            return self.database_url.get_secret_value()
+            url = self.database_url.get_secret_value()
+            if self.postgres_sslmode and not url.startswith("sqlite") and "sslmode=" not in url:
+                url += ("&" if "?" in url else "?") + f"sslmode={self.postgres_sslmode}"
+            return url
         if not self._any_set(POSTGRES_PART_NAMES):
             return f"sqlite+aiosqlite:///{self.sqlite_path}"
         password = ""
         if self.postgres_password is not None and self.postgres_password.get_secret_value():
             password = ":" + quote(self.postgres_password.get_secret_value(), safe="")
         user = quote(self.postgres_user, safe="")
+        tls = f"?sslmode={self.postgres_sslmode}" if self.postgres_sslmode else ""
         return (
             f"postgresql+asyncpg://{user}{password}@{self.postgres_host}:{self.postgres_port}/"
-            f"{quote(self.postgres_db, safe='')}"
+            f"{quote(self.postgres_db, safe='')}{tls}"
         )
 
     @property

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 from arq import cron, func
 
 from adapters.redis.connection import open_embedded_pool, redis_settings
 from adapters.redis.serialization import deserialize, serialize
+from adapters.redis.wake_up import wake_workers_after_job
 from entrypoints.container import Container, build_container, close_container, open_container, resolve
 from entrypoints.group_memory_jobs import (
     evolution_follow_up,
@@ -24,10 +26,16 @@ from entrypoints.group_memory_jobs import (
 )
 from entrypoints.health import HEALTH_CHECK_SECONDS
 from entrypoints.logging_setup import configure_logging
-from entrypoints.long_task_jobs import long_task_cron_jobs, long_task_functions, long_task_startup
+from entrypoints.long_task_jobs import (
+    long_task_cron_jobs,
+    long_task_functions,
+    long_task_shutdown,
+    long_task_startup,
+)
 from entrypoints.metered_jobs import metered_crons, metered_functions
 from entrypoints.metrics import count_topic_update
-from entrypoints.metrics_state import MetricsEndpoint, start_metrics
+from entrypoints.metrics_state import MetricsEndpoint, MetricsUnavailable, start_metrics
+from entrypoints.preflight import Needs, ServiceProblem, run_preflight
 from entrypoints.settings import Settings, SettingsError, load_settings
 from memory_domain.errors import InvalidMessage
 from memory_domain.model import validate_group_id
@@ -57,7 +65,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     await long_task_startup(ctx, container, settings)
     await group_memory_startup(ctx, container)
     # A restarted worker may follow a flushed Redis: make the derived state match Postgres.
-    await scheduler.rebuild()
+    # Only when Redis lost it (or its hourly mark ran out), and by one worker at a time.
+    await scheduler.reconcile()
     logger.info(
         "worker started: database=%s, redis=%s, model=%s",
         "postgresql" if settings.uses_postgres else "sqlite",
@@ -65,10 +74,15 @@ async def startup(ctx: dict[str, Any]) -> None:
         (await resolve(container.topic_model)).name,
     )
     # Last: a port that is taken stops the start, with nothing else left half-open by it.
-    ctx[METRICS_KEY] = await start_metrics(settings, container)
+    try:
+        ctx[METRICS_KEY] = await start_metrics(settings, container)
+    except MetricsUnavailable as error:
+        # One line and exit 1 (arq closes the worker on the way out), not a traceback.
+        raise SystemExit(f"error: {error}") from None
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await long_task_shutdown(ctx)
     endpoint: MetricsEndpoint | None = ctx.pop(METRICS_KEY, None)
     if endpoint is not None:
         await endpoint.close()
@@ -99,6 +113,7 @@ async def task_update_topic_memory(ctx: dict[str, Any], group_id: str) -> dict[s
 
 
 async def after_job_end(ctx: dict[str, Any]) -> None:
+    wake_workers_after_job()
     await evolution_follow_up(ctx)
     group_id = ctx.get(FOLLOW_UP_KEY)
     if group_id is None:
@@ -183,6 +198,12 @@ def build_worker_settings(settings: Settings | None = None) -> type:
     return type("UnifiedWorkerSettings", (), attributes)
 
 
+def _run_by_arq_cli() -> bool:
+    """Whether this process is arq's command line (``arq ...`` or ``python -m arq ...``)."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return program.name == "arq" or (program.name == "__main__.py" and program.parent.name == "arq")
+
+
 def __getattr__(name: str) -> Any:
     if name == "UnifiedWorkerSettings":
         try:
@@ -190,8 +211,17 @@ def __getattr__(name: str) -> Any:
             # A worker process on PostgreSQL with a private in-process Redis would never see
             # other programs' jobs: refused (the demo runs its worker in its own process).
             settings.require_shared_redis()
-            return build_worker_settings(settings)
         except SettingsError as error:
             print(error, file=sys.stderr)
             raise SystemExit(2) from None
+        # arq's CLI looks this up before it starts the worker: an unreachable service, a schema
+        # not at head or a missing LONG_TASK_IMPORTS module is one line each now, not a traceback
+        # later. A program that merely looks the class up connects to nothing.
+        if _run_by_arq_cli():
+            try:
+                run_preflight(settings, Needs(task_imports=True))
+            except ServiceProblem as problem:
+                print("\n".join(f"error: {line}" for line in str(problem).splitlines()), file=sys.stderr)
+                raise SystemExit(1) from None
+        return build_worker_settings(settings)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -118,9 +118,10 @@ class TaskPage:
 
 
 def validate_task_id(task_id: object) -> str:
-    if not isinstance(task_id, str) or not TASK_ID_PATTERN.fullmatch(task_id):
-        shown = task_id[:40] if isinstance(task_id, str) else type(task_id).__name__
-        raise ValueError(f"bad task id {shown!r}: 1-128 letters, digits and _ . : -")
+    if not isinstance(task_id, str):
+        raise ValueError(f"bad task id: a string is needed, got {type(task_id).__name__}")
+    if not TASK_ID_PATTERN.fullmatch(task_id):
+        raise ValueError(f"bad task id {task_id[:40]!r}: 1-128 letters, digits and _ . : -")
     return task_id
 
 

@@ -27,20 +27,23 @@ class BacklogSettler:
         await self._settle_index(group_id, left, state)
         return state
 
-    async def settle_after(self, group_id: str, left: int) -> tuple[int, bool]:
+    async def settle_after(
+        self, group_id: str, left: int, state: PendingState | None = None
+    ) -> tuple[int, bool]:
         """After ``left`` messages left the backlog for good (committed or quarantined): settle,
         and return the pending count and whether more is due now.
 
-        Never raises an ``Exception``: what left stays gone whatever fails here, so a failure is
-        logged, never taken for a failed update. Without the store's word the index is settled
-        all the same (which ends the failure streak) and the group left due, so that the scan
-        looks again; the count is then reported as 0 and more as due.
+        ``state`` is the backlog as the commit left it, when the commit said; otherwise it is
+        read from the store. Never raises an ``Exception``: what left stays gone whatever fails
+        here, so a failure is logged, never taken for a failed update. Without the store's word
+        the index is settled all the same (which ends the failure streak) and the group left
+        due, so that the scan looks again; the count is then reported as 0 and more as due.
         """
-        try:
-            state: PendingState | None = await self._store.pending_state(group_id)
-        except Exception:
-            logger.exception("group %s: could not read the backlog left after the update", group_id)
-            state = None
+        if state is None:
+            try:
+                state = await self._store.pending_state(group_id)
+            except Exception:
+                logger.exception("group %s: could not read the backlog left after the update", group_id)
         try:
             await self._settle_index(group_id, left, state)
         except Exception:

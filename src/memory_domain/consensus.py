@@ -124,7 +124,7 @@ class ConsensusScheduler:
         page = await self._store.groups_to_evolve(self._page_size)
         while page:
             groups += page
-            enqueued += [group_id for group_id in page if await self._queue.enqueue_evolution(group_id)]
+            enqueued += await self._queue.enqueue_evolutions(page)  # one round trip a page
             if len(page) < self._page_size:
                 break
             page = await self._store.groups_to_evolve(self._page_size, after=page[-1])

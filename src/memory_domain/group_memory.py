@@ -113,17 +113,21 @@ class MemoryEvolver:
         window = choose_topics(changes, since, cursor, self._options.topic_limit)
         if not window.topics:
             return EvolutionOutcome(group_id, EvolutionStatus.UNCHANGED)
-        messages = changes.messages
         if window.messages_until < changes.topic_version:
-            messages = (
-                await self._store.topic_changes(group_id, since, limit, window.messages_until)
-            ).messages
+            changes = await self._store.topic_changes(group_id, since, limit, window.messages_until)
+        messages, topic_of = changes.messages, changes.message_topics
         if not window.whole:
             # Only the messages of the topics read now: the others come with their own topics.
-            shown = {m for topic in window.topics for m in topic.message_ids}
-            messages = tuple(message for message in messages if message.message_id in shown)
+            shown = {topic.topic_id for topic in window.topics}
+            messages = tuple(message for message in messages if topic_of.get(message.message_id) in shown)
         distil_input = DistillInput(
-            group_id=group_id, items=memory.live_items, topics=window.topics, messages=messages
+            group_id=group_id,
+            items=memory.live_items,
+            topics=window.topics,
+            messages=messages,
+            message_topics={
+                m.message_id: topic_of[m.message_id] for m in messages if m.message_id in topic_of
+            },
         )
         started = time.monotonic()
         try:

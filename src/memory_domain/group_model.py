@@ -78,6 +78,8 @@ class TopicChanges:
     topics: tuple[Topic, ...] = ()
     messages: tuple[ChatMessage, ...] = ()
     topic_revisions: dict[str, int] = field(default_factory=dict)
+    # The topic each of ``messages`` is filed in, by message id.
+    message_topics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,8 @@ class DistillInput:
     items: tuple[MemoryItem, ...]
     topics: tuple[Topic, ...]
     messages: tuple[ChatMessage, ...] = ()
+    # The topic each of ``messages`` is filed in, by message id (where known).
+    message_topics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

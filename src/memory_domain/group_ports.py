@@ -137,6 +137,11 @@ class EvolutionQueue(Protocol):
         """Queue the group's evolution; False when one is already queued or running."""
         ...
 
+    async def enqueue_evolutions(self, group_ids: Sequence[str]) -> list[str]:
+        """Queue the evolutions of these groups in one round trip; return the groups newly
+        queued, in input order (those already queued or running are left as they are)."""
+        ...
+
     async def revive_evolution(self, group_id: str) -> None:
         """Make the group's evolution run again now: its previous run died with its worker."""
         ...

@@ -52,6 +52,11 @@ class GroupMemoryRollback:
     async def _rollback_once(self, group_id: str, to_revision: int) -> GroupMemoryRevision:
         started = time.monotonic()
         current = await self._store.get_group_memory(group_id, include_superseded=True)
+        if current.version == 0:
+            raise InvalidRollback(
+                f"group {group_id}: cannot roll back to revision {to_revision}; its group memory has "
+                "no revision yet (it was never evolved)"
+            )
         if not 0 <= to_revision < current.version:
             raise InvalidRollback(
                 f"group {group_id}: cannot roll back to revision {to_revision}; the group memory is at "

@@ -261,7 +261,7 @@ class MemoryContextReader:
         ]
         candidates += [
             _topic_candidate(
-                topic, weight(topic.updated_at, len(topic.message_ids), now, _TOPIC_BONUS), self._zone
+                topic, weight(topic.updated_at, topic.message_count, now, _TOPIC_BONUS), self._zone
             )
             for topic in topics
         ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,9 @@ GROUP_ID_PATTERN = re.compile(r"^(?=.{1,128}$)#*[A-Za-z0-9][A-Za-z0-9_.:@\-]*$",
 MAX_ID_LENGTH = 128
 MAX_CONTENT_LENGTH = 32_000
 MAX_NAME_LENGTH = 200
+# A topic keeps the ids of its newest messages only (the rest of its provenance is on the
+# messages themselves): what a topic row holds must not grow with the topic's history.
+RECENT_TOPIC_MESSAGE_IDS = 50
 EARLIEST_SENT_AT = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST_SENT_AT = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
@@ -117,7 +120,14 @@ class TopicStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A topic of a group's rolling memory; ``message_ids`` is its provenance."""
+    """A topic of a group's rolling memory.
+
+    ``message_ids`` are the ids of its newest messages, oldest first (a store keeps at most
+    :data:`RECENT_TOPIC_MESSAGE_IDS` of them); ``message_count`` counts every message ever
+    filed into it, and is never less than ``len(message_ids)`` (it defaults to that). Which
+    topic holds an older message is kept with the message, not here: a topic costs the same
+    to read and write whatever its history.
+    """
 
     topic_id: str
     title: str
@@ -126,6 +136,20 @@ class Topic:
     created_at: datetime
     updated_at: datetime
     status: TopicStatus = TopicStatus.ACTIVE
+    message_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.message_count < len(self.message_ids):
+            object.__setattr__(self, "message_count", len(self.message_ids))
+
+    def with_messages(self, new_ids: tuple[str, ...], **changes: Any) -> Topic:
+        """This topic with ``new_ids`` filed into it (the newest ids kept, the count grown)."""
+        return replace(
+            self,
+            message_ids=(self.message_ids + new_ids)[-RECENT_TOPIC_MESSAGE_IDS:],
+            message_count=self.message_count + len(new_ids),
+            **changes,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +199,8 @@ class TopicModelInput:
     topics: tuple[Topic, ...]
     new_messages: tuple[ChatMessage, ...]
     context_messages: tuple[ChatMessage, ...] = ()
+    # The topic each context message is filed in (by message id), where the store knows it.
+    context_topics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +225,22 @@ class PendingState:
     group_id: str
     count: int
     oldest_recorded_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateInput:
+    """What one topic update reads before it asks the model, read in one go.
+
+    ``memory`` is the group's topic memory (its version read first); ``pending`` its oldest
+    pending messages; ``context`` the earlier, integrated messages shown beside them (the most
+    recently sent ones and those that pending messages reply to), oldest first, and
+    ``context_topics`` the topic each of those is filed in (by message id).
+    """
+
+    memory: TopicMemory
+    pending: tuple[ChatMessage, ...]
+    context: tuple[ChatMessage, ...]
+    context_topics: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -6,7 +6,7 @@ tests as the real one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,7 +22,12 @@ from memory_domain.model import (
     TopicRevision,
     TopicRewrite,
     UpdateFailure,
+    UpdateInput,
 )
+
+# Failed updates a store keeps per group, newest first: operators read the last one; a group
+# failing for days would otherwise grow the table without end.
+FAILURES_KEPT_PER_GROUP = 20
 
 
 class Clock(Protocol):
@@ -75,18 +80,35 @@ class MemoryStore(Protocol):
         """The group's active topics and version (version 0 and no topics for a new group)."""
         ...
 
+    async def read_update_input(self, group_id: str, limit: int, context_limit: int) -> UpdateInput:
+        """Everything one topic update reads, in one go (one connection on SQL).
+
+        The topic memory (as :meth:`get_topic_memory`, its version read first), the ``limit``
+        oldest pending messages (as :meth:`pending_messages`) and their context: the
+        ``context_limit`` most recently sent integrated messages (as
+        :meth:`recent_integrated_messages`) plus the messages, neither pending nor among
+        those, that a pending message replies to; the context oldest first.
+        """
+        ...
+
     async def commit_topic_update(
         self,
         group_id: str,
         expected_version: int,
         topics: Sequence[Topic],
         revision: TopicRevision,
-    ) -> None:
-        """Atomically replace the group's topics, add the revision row and mark its messages.
+        assignments: Mapping[str, Sequence[str]] | None = None,
+    ) -> PendingState:
+        """Atomically replace the group's topics, add the revision row, mark its messages
+        integrated and file messages in topics; return the group's pending state as the commit
+        left it.
 
         ``topics`` is every topic the update touched or archived (active and archived ones);
-        topics not listed keep their rows. Raises :class:`StaleVersion` when the stored version
-        is not ``expected_version`` and :class:`MessagesNotPending` when any of
+        topics not listed keep their rows, and each row keeps the topic's newest
+        :data:`~memory_domain.model.RECENT_TOPIC_MESSAGE_IDS` ids. ``assignments`` (topic id ->
+        message ids) files those messages in those topics; without it, every message a listed
+        topic names is filed in it. Raises :class:`StaleVersion` when the stored version is not
+        ``expected_version`` and :class:`MessagesNotPending` when any of
         ``revision.message_ids`` is not pending (a quarantined message is not); in both cases
         nothing is written.
         """
@@ -97,7 +119,8 @@ class MemoryStore(Protocol):
         ...
 
     async def record_failure(self, failure: UpdateFailure) -> None:
-        """Keep the error of a failed update for operators."""
+        """Keep the error of a failed update for operators, and forget the group's failures
+        older than its newest :data:`FAILURES_KEPT_PER_GROUP`."""
         ...
 
     async def last_failure(self, group_id: str) -> UpdateFailure | None:
@@ -105,7 +128,8 @@ class MemoryStore(Protocol):
         ...
 
     async def group_ids(self) -> list[str]:
-        """Every group that has at least one message."""
+        """Every group that has at least one message, in id order (the cost grows with the groups
+        and their pending messages, not with their history)."""
         ...
 
     async def count_solo_failure(self, group_id: str, message_id: str) -> int:
@@ -174,8 +198,20 @@ class RebuildStaging(Protocol):
         """Topic id -> its message ids in position order."""
         ...
 
+    async def archive(self, group_id: str, key: str, position: int, topics: Sequence[Topic]) -> None:
+        """Keep the topics archived by the replay step that began at ``position``, replacing
+        whatever steps from ``position`` on kept before (a step that runs again after a crash).
+
+        Their message ids are not kept here: they are in the assignments.
+        """
+        ...
+
+    async def archived(self, group_id: str, key: str) -> list[Topic]:
+        """The topics kept by :meth:`archive`, archived, without message ids, in position order."""
+        ...
+
     async def discard(self, group_id: str, key: str) -> None:
-        """Forget a rebuild's assignments (after its swap, or to start it over)."""
+        """Forget a rebuild's assignments and archived topics (after its swap, or to start over)."""
         ...
 
 
@@ -255,6 +291,17 @@ class PendingIndex(Protocol):
         """False when the index was never built or Redis lost it (it must be rebuilt)."""
         ...
 
+    async def claim_rebuild(self, holder: str, ttl_seconds: float) -> bool:
+        """Take the one rebuild lock shared by every worker; False while another holder has it.
+
+        The lock runs out after ``ttl_seconds`` when its holder dies without releasing it.
+        """
+        ...
+
+    async def release_rebuild(self, holder: str) -> None:
+        """Give the rebuild lock up (no effect when ``holder`` does not hold it)."""
+        ...
+
 
 class UpdateLeases(Protocol):
     """Short, renewable leases that mark a group's update as running on a live worker."""
@@ -291,8 +338,31 @@ class UpdateQueue(Protocol):
         """Queue the group's update; False when one is already queued or running."""
         ...
 
+    async def enqueue_updates(self, group_ids: Sequence[str]) -> list[str]:
+        """Queue the updates of these groups in one round trip; return the groups newly queued,
+        in input order (a group given twice counts once).
+
+        A group whose update is already queued or running is left as it is, as by
+        :meth:`enqueue_update`.
+        """
+        ...
+
     async def revive_update(self, group_id: str) -> None:
         """Make the group's update run again now: its previous run died with its worker."""
+        ...
+
+
+class PendingRecorder(Protocol):
+    """The pending bookkeeping of newly stored messages, in one round trip per batch."""
+
+    async def record_pending(
+        self, counts: dict[str, int], due_at: datetime, now: datetime, threshold: int
+    ) -> list[str]:
+        """Add ``counts`` as :meth:`PendingIndex.add_pending` does, then queue the update of
+        each group whose count reached ``threshold``, unless its last update failed and its
+        retry time is after ``now`` (:meth:`PendingIndex.in_backoff`) or its update is already
+        queued or running. Returns the groups newly queued, sorted.
+        """
         ...
 
 

@@ -142,13 +142,13 @@ class MemoryQueries:
     async def exists(self, group_id: str) -> bool:
         """Whether any message of the group was ever recorded."""
         validate_group_id(group_id)
-        # A group's messages are pending, or integrated by a revision (version 1 and up): two
-        # reads by key answer for nearly every group; only one that seems empty costs the list.
+        # A message is pending, integrated by a revision (version 1 and up) or quarantined:
+        # three reads by key, none of which lists the groups.
         if (await self._store.pending_state(group_id)).count:
             return True
         if (await self._store.get_topic_memory(group_id)).version:
             return True
-        return group_id in await self._store.group_ids()
+        return bool(await self._store.quarantined_messages(group_id, 1))
 
 
 def _order(entry: HistoryEntry) -> tuple[datetime, float, int]:

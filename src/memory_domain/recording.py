@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from memory_domain.errors import IndexUnavailable, InvalidMessage
 from memory_domain.model import ChatMessage, RecordResult
-from memory_domain.ports import Clock, MemoryStore, PendingIndex, UpdateQueue
+from memory_domain.ports import Clock, MemoryStore, PendingRecorder
 from memory_domain.trigger_policy import TriggerPolicy
 
 logger = logging.getLogger(__name__)
@@ -20,22 +20,20 @@ class MessageRecorder:
     """Stores messages in the source of truth, then updates the derived pending state.
 
     Postgres first: once :meth:`record_many` returns, or raises :class:`IndexUnavailable`, the
-    messages are stored and will be integrated. The pending counters and the due index are
-    updated in one round trip for the whole batch; a group that reaches the trigger threshold
-    has its update enqueued at once.
+    messages are stored and will be integrated. A batch costs one statement in the store and
+    one round trip to the pending state: counters, due index, and the enqueue of the updates
+    of the groups that reached the trigger threshold.
     """
 
     def __init__(
         self,
         store: MemoryStore,
-        index: PendingIndex,
-        queue: UpdateQueue,
+        pending: PendingRecorder,
         policy: TriggerPolicy,
         clock: Clock,
     ) -> None:
         self._store = store
-        self._index = index
-        self._queue = queue
+        self._pending = pending
         self._policy = policy
         self._clock = clock
 
@@ -68,19 +66,15 @@ class MessageRecorder:
             return RecordResult(recorded=0, duplicates=duplicates, enqueued_groups=())
         per_group = Counter(message.group_id for message in stored)
         try:
-            counts = await self._index.add_pending(dict(per_group), due_at=self._policy.due_at(now))
+            # A group whose last update failed waits out its backoff (the recorder skips it):
+            # during a model outage every new message would otherwise start another doomed update.
+            enqueued = await self._pending.record_pending(
+                dict(per_group), self._policy.due_at(now), now, self._policy.threshold
+            )
         except IndexUnavailable:
             logger.warning(
                 "messages stored but the pending index is unavailable; the scan rebuilds it",
                 extra={"groups": sorted(per_group)},
             )
             raise
-        enqueued: list[str] = []
-        ready = sorted(group_id for group_id, count in counts.items() if count >= self._policy.threshold)
-        # A group whose last update failed waits out its backoff: during a model outage every
-        # new message would otherwise start another doomed update.
-        waiting = await self._index.in_backoff(ready, now) if ready else set()
-        for group_id in ready:
-            if group_id not in waiting and await self._queue.enqueue_update(group_id):
-                enqueued.append(group_id)
         return RecordResult(recorded=len(stored), duplicates=duplicates, enqueued_groups=tuple(enqueued))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from memory_domain.errors import InvalidRewrite
-from memory_domain.model import TopicModelInput, TopicRewrite
+from memory_domain.model import TopicDraft, TopicModelInput, TopicRewrite
 
 MAX_TITLE_LENGTH = 120
 MAX_SUMMARY_LENGTH = 2_000
@@ -66,3 +66,49 @@ def validate_rewrite(model_input: TopicModelInput, rewrite: TopicRewrite) -> Non
         # Archiving most of a memory at once is what a confused or manipulated model does; the
         # topic cap is the one reason to archive many, and then only as many as it requires.
         raise InvalidRewrite(f"the rewrite would archive {dropped} of {len(known)} existing topics at once")
+
+
+def validate_language(model_input: TopicModelInput, rewrite: TopicRewrite) -> None:
+    """Raise :class:`InvalidRewrite` when a topic is not written in the language of what it is made of.
+
+    A title and summary without a single CJK character for messages written in Chinese (or
+    Japanese, Korean), or mostly CJK for messages in a Latin script, is a language model
+    answering in another language than the chat's. A mixed chat, or a topic whose messages
+    mix scripts, passes. For model answers (the offline model writes from the messages'
+    own words); run after :func:`validate_rewrite`, which checks the ids used here.
+    """
+    by_id = {topic.topic_id: topic for topic in model_input.topics}
+    contents = {message.message_id: message.content for message in model_input.new_messages}
+    for index, draft in enumerate(rewrite.topics):
+        source = [contents[message_id] for message_id in draft.new_message_ids]
+        if draft.topic_id is not None:
+            source += [by_id[draft.topic_id].title, by_id[draft.topic_id].summary]
+        _same_script(draft, source, draft.topic_id or f"new topic #{index + 1}")
+
+
+# Shares of CJK in the letters (a CJK character weighs as three letters: about a short word)
+# beyond which a text is taken as written in Chinese / Japanese / Korean, or in a Latin script.
+_CJK_SIDE = 0.8
+_LATIN_SIDE = 0.2
+
+
+def _cjk_share(texts: list[str]) -> float | None:
+    cjk = other = 0
+    for text in texts:
+        for char in text:
+            if "\u3400" <= char <= "\u9fff" or "\u3040" <= char <= "\u30ff" or "\uac00" <= char <= "\ud7af":
+                cjk += 1
+            elif char.isalpha():
+                other += 1
+    return None if not cjk + other else cjk * 3 / (cjk * 3 + other)
+
+
+def _same_script(draft: TopicDraft, source: list[str], label: str) -> None:
+    chat, answer = _cjk_share(source), _cjk_share([draft.title, draft.summary])
+    if chat is None or answer is None:
+        return
+    if (chat >= _CJK_SIDE and answer == 0) or (chat <= _LATIN_SIDE and answer >= _CJK_SIDE):
+        written = "CJK" if chat >= _CJK_SIDE else "a Latin script"
+        raise InvalidRewrite(
+            f"{label}: the title and summary are not in the language of its messages ({written})"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
 from memory_domain.model import IndexEntry, ScanReport, validate_group_id
@@ -16,8 +17,10 @@ class UpdateScheduler:
     """The L2 scan and its helpers.
 
     Due groups are read from the due index (a sorted set scored by due time), so a scan costs
-    O(log N + due), never a walk over every group. When Redis has lost the index (flushed, or
-    the built mark expired) the scan first rebuilds it from the store.
+    O(log N + due), never a walk over every group, and the due groups are enqueued in one round
+    trip. When Redis has lost the index (flushed, or the built mark expired) the scan first
+    rebuilds it from the store; one worker at a time does (a lock shared through the index),
+    the others scan the index as it is meanwhile.
     """
 
     def __init__(
@@ -31,6 +34,7 @@ class UpdateScheduler:
         *,
         scan_limit: int = 1_000,
         reconcile_every: timedelta = timedelta(minutes=60),
+        rebuild_lock_ttl: timedelta = timedelta(minutes=10),
     ) -> None:
         self._store = store
         self._index = index
@@ -40,15 +44,15 @@ class UpdateScheduler:
         self._clock = clock
         self._scan_limit = scan_limit
         self._reconcile_every = reconcile_every
+        self._rebuild_lock_ttl = rebuild_lock_ttl
+        # Names this scheduler as the rebuild lock's holder; never shown, never stored.
+        self._holder = uuid.uuid4().hex
 
     async def scan(self) -> ScanReport:
         """Enqueue every due group's update and revive updates whose worker died."""
-        rebuilt = False
-        if not await self._index.is_built():
-            await self.rebuild()
-            rebuilt = True
+        rebuilt = await self.reconcile()
         due = await self._index.due_groups(self._clock.now(), self._scan_limit)
-        enqueued = [group_id for group_id in due if await self._queue.enqueue_update(group_id)]
+        enqueued = await self._queue.enqueue_updates(due) if due else []
         revived = await self.recover()
         if due or revived or rebuilt:
             logger.info(
@@ -73,8 +77,28 @@ class UpdateScheduler:
             logger.warning("group %s: its update died with its worker; revived", group_id)
         return revived
 
-    async def rebuild(self) -> int:
-        """Rebuild the pending counters and the due index from the store; return the group count."""
+    async def reconcile(self) -> bool:
+        """Rebuild the index when Redis lost it or its built mark ran out; True when this call did.
+
+        At worker start and in every scan: whichever worker comes first rebuilds, the others
+        find the lock taken (or the index built) and go on.
+        """
+        if await self._index.is_built():
+            return False
+        return await self.rebuild() is not None
+
+    async def rebuild(self) -> int | None:
+        """Rebuild the pending counters and the due index from the store; return the group count,
+        or None when another worker is rebuilding them (it holds the lock)."""
+        if not await self._index.claim_rebuild(self._holder, self._rebuild_lock_ttl.total_seconds()):
+            logger.info("pending index: another worker is rebuilding it")
+            return None
+        try:
+            return await self._rebuild()
+        finally:
+            await self._index.release_rebuild(self._holder)
+
+    async def _rebuild(self) -> int:
         started = self._clock.now()
         states = await self._store.all_pending_states()
         entries = []

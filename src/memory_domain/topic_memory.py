@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -142,8 +143,11 @@ class TopicUpdater:
         raise AssertionError("unreachable")
 
     async def _update_once(self, group_id: str, lost: asyncio.Event, attempt: _Attempt) -> UpdateOutcome:
-        memory = await self._store.get_topic_memory(group_id)
-        pending = await self._batch(group_id)
+        # At most max_batch messages, halved per failure in a row, and within batch_chars.
+        streak = await self._index.failure_streak(group_id)
+        limit = max(1, self._policy.max_batch >> min(streak, 30))
+        read = await self._store.read_update_input(group_id, limit, self._options.context_messages)
+        memory, pending = read.memory, self._within_chars(read.pending)
         attempt.batch = pending
         if not pending:
             state = await self._settler.settle(group_id, left=0)
@@ -152,7 +156,8 @@ class TopicUpdater:
             group_id=group_id,
             topics=memory.topics,
             new_messages=tuple(pending),
-            context_messages=tuple(await self._context(group_id, pending)),
+            context_messages=read.context,
+            context_topics=read.context_topics,
         )
         started = time.monotonic()
         rewrite = await self._ask_model(model_input)
@@ -172,11 +177,13 @@ class TopicUpdater:
         )
         if lost.is_set():
             raise LeaseLost(f"group {group_id}: the update lost its lease before committing")
-        await self._store.commit_topic_update(group_id, memory.version, topics, revision)
+        state = await self._store.commit_topic_update(
+            group_id, memory.version, topics, revision, assignments=diff["assignments"]
+        )
         # The boundary: the revision stands from here on, whatever fails later. Settling the
         # derived state logs its failures; none is a failed update (no backoff, no smaller batch).
         attempt.committed = True
-        remaining, follow_up = await self._settler.settle_after(group_id, left=len(pending))
+        remaining, follow_up = await self._settler.settle_after(group_id, left=len(pending), state=state)
         logger.info(
             "group %s: revision %d integrated %d messages, %d pending",
             group_id,
@@ -193,11 +200,8 @@ class TopicUpdater:
             follow_up=follow_up,
         )
 
-    async def _batch(self, group_id: str) -> list[ChatMessage]:
-        """The oldest pending messages: at most max_batch, halved per failure in a row, within batch_chars."""
-        streak = await self._index.failure_streak(group_id)
-        limit = max(1, self._policy.max_batch >> min(streak, 30))
-        pending = await self._store.pending_messages(group_id, limit)
+    def _within_chars(self, pending: Sequence[ChatMessage]) -> list[ChatMessage]:
+        """The oldest of ``pending`` whose text fits in ``batch_chars`` (at least one)."""
         batch: list[ChatMessage] = []
         chars = 0
         for message in pending:
@@ -206,14 +210,6 @@ class TopicUpdater:
                 break
             batch.append(message)
         return batch
-
-    async def _context(self, group_id: str, pending: list[ChatMessage]) -> list[ChatMessage]:
-        """Recent integrated messages plus the earlier messages that new ones reply to."""
-        recent = await self._store.recent_integrated_messages(group_id, self._options.context_messages)
-        known = {message.message_id for message in recent} | {message.message_id for message in pending}
-        wanted = sorted({m.reply_to for m in pending if m.reply_to and m.reply_to not in known})
-        replied = await self._store.messages_by_ids(group_id, wanted) if wanted else []
-        return sorted([*replied, *recent], key=lambda m: (m.sent_at, m.message_id))
 
     async def _ask_model(self, model_input: TopicModelInput) -> TopicRewrite:
         attempts = max(1, self._options.model_attempts)

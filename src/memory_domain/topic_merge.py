@@ -34,26 +34,21 @@ def merge_rewrite(
                 topic_id=ids.new_id(),
                 title=title,
                 summary=summary,
-                message_ids=tuple(draft.new_message_ids),
+                message_ids=(),
                 created_at=now,
                 updated_at=now,
-            )
+            ).with_messages(tuple(draft.new_message_ids))
             added.append(topic.topic_id)
             changed.append(topic)
         else:
             kept.add(draft.topic_id)
             old = by_id[draft.topic_id]
-            known = set(old.message_ids)
-            new_ids = tuple(m for m in draft.new_message_ids if m not in known)
+            # New messages are pending, so none is filed in the topic yet: no need to look
+            # through the topic's history (which the topic no longer holds in full anyway).
+            new_ids = tuple(dict.fromkeys(draft.new_message_ids))
             if not new_ids and old.title == title and old.summary == summary:
                 continue
-            topic = replace(
-                old,
-                title=title,
-                summary=summary,
-                message_ids=old.message_ids + new_ids,
-                updated_at=now,
-            )
+            topic = old.with_messages(new_ids, title=title, summary=summary, updated_at=now)
             updated.append(topic.topic_id)
             changed.append(topic)
         if draft.new_message_ids:

@@ -2,12 +2,15 @@
 
 Operators run it after changing the model (or its prompt): the group's integrated messages are
 replayed, oldest integration first, into a fresh set of topics. The checkpoint keeps the cursor
-and the topics' titles and summaries; which topic each message went to is staged apart
-(:class:`~memory_domain.ports.RebuildStaging`), so the checkpoint stays small however long the
-history. The live memory keeps serving and keeps being updated meanwhile. When the replay has
-caught up, the rebuilt topics replace the live ones in one revision guarded by the version read
-*before* the replay was found complete: a live update committed after that read makes the swap
-stale, and its messages are replayed first. The old topics are archived, nothing is erased.
+and the active topics' titles and summaries; which topic each message went to, and the topics
+the replay archived, are staged apart (:class:`~memory_domain.ports.RebuildStaging`), so the
+checkpoint stays small however long the history. Each step reads its batch after the cursor
+(a keyset read) and counts the history only once, at the start: a step costs the same at the
+end of a long history as at its beginning. The live memory keeps serving and keeps being
+updated meanwhile. When the replay has caught up, the rebuilt topics replace the live ones in
+one revision guarded by the version read *before* the replay was found complete: a live update
+committed after that read makes the swap stale, and its messages are replayed first. The old
+topics are archived, nothing is erased.
 """
 
 from __future__ import annotations
@@ -83,10 +86,17 @@ class TopicRebuilder:
             await self._staging.discard(group_id, key)  # a fresh start: no leftovers of a crash
         # The version is read before the history: see the module's docstring.
         live = await self._store.get_topic_memory(group_id)
-        total = await self._history.count_integrated(group_id)
+        if state.total is None:
+            # Once per rebuild: for the progress only, which live updates may outgrow.
+            state.total = await self._history.count_integrated(group_id)
+        if state.legacy_archived:
+            # A checkpoint of an earlier version carried its archived topics: staged now.
+            await self._staging.archive(group_id, key, 0, state.legacy_archived)
+            state.legacy_archived = []
         batch = await self._history.integrated_after(group_id, state.cursor, self._batch_size)
         if batch:
             await self._replay(group_id, key, state, batch)
+            total = max(state.total, state.replayed)
             progress = min(0.99, state.replayed / max(total, 1))
             return RebuildStep(
                 state.dump(), False, progress, f"replayed {state.replayed} of {total} messages"
@@ -119,14 +129,17 @@ class TopicRebuilder:
             [(m, topic_id, position[m]) for topic_id, ids in diff["assignments"].items() for m in ids],
         )
         by_id = {topic.topic_id: topic for topic in state.topics}
+        archived: list[Topic] = []
         for topic in changed:
-            trimmed = replace(topic, message_ids=topic.message_ids[-RECENT_IDS:])
             if topic.status is TopicStatus.ARCHIVED:
-                # Archived during the replay (the topic cap): kept, and written as archived.
+                # Archived during the replay (the topic cap): staged, and written as archived.
                 by_id.pop(topic.topic_id, None)
-                state.archived.append(trimmed)
+                archived.append(topic)
             else:
-                by_id[topic.topic_id] = trimmed
+                by_id[topic.topic_id] = replace(topic, message_ids=topic.message_ids[-RECENT_IDS:])
+        # Also when none was archived: a step run again replaces what its first run staged.
+        await self._staging.archive(group_id, key, state.replayed, archived)
+        state.archived_count += len(archived)
         state.topics = list(by_id.values())
         state.cursor = batch[-1][0]
         state.replayed += len(batch)
@@ -147,10 +160,15 @@ class TopicRebuilder:
         live_ids = {topic.topic_id for topic in live_topics}
         old = [replace(topic, status=TopicStatus.ARCHIVED, updated_at=now) for topic in live_topics]
         fresh: list[Topic] = []
-        for topic in [*state.topics, *state.archived]:
+        assignments: dict[str, tuple[str, ...]] = {}
+        archived = await self._staging.archived(group_id, key)
+        for topic in [*state.topics, *archived]:
             topic_id = self._ids.new_id() if topic.topic_id in live_ids else topic.topic_id
             ids = tuple(staged.get(topic.topic_id, topic.message_ids))
-            fresh.append(replace(topic, topic_id=topic_id, message_ids=ids))
+            # The topic row keeps the newest ids; every replayed message is filed in its topic.
+            rebuilt = replace(topic, topic_id=topic_id, message_ids=(), message_count=0)
+            fresh.append(rebuilt.with_messages(ids))
+            assignments[topic_id] = ids
         revision = TopicRevision(
             group_id=group_id,
             revision=version + 1,
@@ -168,7 +186,9 @@ class TopicRebuilder:
                 "assignments": {},
             },
         )
-        await self._store.commit_topic_update(group_id, version, [*old, *fresh], revision)
+        await self._store.commit_topic_update(
+            group_id, version, [*old, *fresh], revision, assignments=assignments
+        )
         logger.info(
             "group %s: topics rebuilt from %d messages (revision %d)",
             group_id,
@@ -182,7 +202,10 @@ class TopicRebuilder:
 class _State:
     cursor: HistoryCursor | None
     topics: list[Topic]
-    archived: list[Topic] = field(default_factory=list)
+    archived_count: int = 0
+    # Archived topics found in a checkpoint written before they were staged; staged at once.
+    legacy_archived: list[Topic] = field(default_factory=list)
+    total: int | None = None  # the integrated messages counted when the rebuild began
     replayed: int = 0
     model: str = ""
     prompt_tokens: int = 0
@@ -199,10 +222,12 @@ class _State:
                 if cursor is None
                 else HistoryCursor(int(cursor[0]), datetime.fromisoformat(cursor[1]), str(cursor[2])),
                 topics=[_topic_from_json(item) for item in data.get("topics", [])],
-                archived=[
+                archived_count=int(data.get("archived_count", 0)),
+                legacy_archived=[
                     replace(_topic_from_json(item), status=TopicStatus.ARCHIVED)
                     for item in data.get("archived", [])
                 ],
+                total=None if data.get("total") is None else int(data["total"]),
                 replayed=int(data.get("replayed", 0)),
                 model=str(data.get("model", "")),
                 prompt_tokens=int(data.get("prompt_tokens", 0)),
@@ -218,7 +243,8 @@ class _State:
             if cursor is None
             else [cursor.revision, cursor.sent_at.isoformat(), cursor.message_id],
             "topics": [_topic_to_json(topic) for topic in self.topics],
-            "archived": [_topic_to_json(topic) for topic in self.archived],
+            "archived_count": self.archived_count,
+            "total": self.total,
             "replayed": self.replayed,
             "model": self.model,
             "prompt_tokens": self.prompt_tokens,
@@ -232,6 +258,7 @@ def _topic_to_json(topic: Topic) -> dict[str, Any]:
         "title": topic.title,
         "summary": topic.summary,
         "message_ids": list(topic.message_ids),
+        "message_count": topic.message_count,
         "created_at": topic.created_at.isoformat(),
         "updated_at": topic.updated_at.isoformat(),
     }
@@ -245,4 +272,6 @@ def _topic_from_json(data: dict[str, Any]) -> Topic:
         message_ids=tuple(str(m) for m in data["message_ids"]),
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        # Checkpoints written before topics counted their messages count the ids they list.
+        message_count=int(data.get("message_count", 0)),
     )

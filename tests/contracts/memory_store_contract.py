@@ -20,9 +20,10 @@ from memory_domain.model import (
 from memory_domain.ports import MemoryStore
 from tests.contracts.memory_store_builders import BEIJING, T0, at, commit, ids, msg, revision, topic
 from tests.contracts.memory_store_quarantine_contract import MemoryStoreQuarantineContract
+from tests.contracts.memory_store_update_input_contract import MemoryStoreUpdateInputContract
 
 
-class MemoryStoreContract(MemoryStoreQuarantineContract):
+class MemoryStoreContract(MemoryStoreQuarantineContract, MemoryStoreUpdateInputContract):
     """Tests every MemoryStore adapter passes; a subclass provides the ``store`` fixture."""
 
     @pytest.fixture

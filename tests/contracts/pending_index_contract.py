@@ -120,6 +120,30 @@ class PendingIndexContract:
         await index.add_pending({"群-1": 1, "group:a@b": 2}, due_at=at(1))
         assert sorted(await index.due_groups(at(2), 10)) == sorted(["群-1", "group:a@b"])
 
+    async def test_a_rebuild_of_more_groups_than_a_page_removes_every_stale_one(
+        self, index: PendingIndex
+    ) -> None:
+        await index.add_pending({f"stale-{i}": 1 for i in range(2_500)}, due_at=at(10))
+        await index.add_pending({f"live-{i}": 1 for i in range(1_500)}, due_at=at(10))
+        entries = [IndexEntry(f"live-{i}", 3, at(20)) for i in range(1_500)]
+        await index.rebuild(entries, keep_due_after=at(60), valid_for=timedelta(minutes=5))
+        due = await index.due_groups(at(100), 10_000)
+        assert sorted(due) == sorted(f"live-{i}" for i in range(1_500))
+        assert await index.pending_count("stale-2499") == 0 and await index.pending_count("live-7") == 3
+
+    async def test_one_rebuild_lock_holder_at_a_time_until_released(self, index: PendingIndex) -> None:
+        assert await index.claim_rebuild("w1", 60)
+        assert not await index.claim_rebuild("w2", 60)
+        await index.release_rebuild("w2")  # not its lock: nothing happens
+        assert not await index.claim_rebuild("w2", 60)
+        await index.release_rebuild("w1")
+        assert await index.claim_rebuild("w2", 60)
+
+    async def test_a_rebuild_lock_whose_holder_died_runs_out(self, index: PendingIndex) -> None:
+        assert await index.claim_rebuild("dead", 0.05)
+        await asyncio.sleep(0.12)
+        assert await index.claim_rebuild("w2", 60)
+
 
 class UpdateLeasesContract:
     """Subclasses provide an async fixture ``leases`` (fresh UpdateLeases on the real clock)."""

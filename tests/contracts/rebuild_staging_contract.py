@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from memory_domain.model import Topic, TopicStatus
 from memory_domain.ports import RebuildStaging
 
 
@@ -27,3 +30,29 @@ class RebuildStagingContract:
         assert await staging.staged("g2", "k") == {"t7": ["m1"]}
         await staging.stage("g1", "k", [])
         assert await staging.staged("g1", "k") == {}
+
+    async def test_archived_topics_come_back_archived_and_a_step_run_again_replaces_its_own(
+        self, staging: RebuildStaging
+    ) -> None:
+        await staging.archive("g1", "k", 0, [_topic("t1")])
+        await staging.archive("g1", "k", 200, [_topic("t2"), _topic("t3")])
+        await staging.archive("g1", "k", 200, [_topic("t4")])  # the step at 200 ran again
+        await staging.archive("g2", "k", 0, [_topic("t9")])
+        archived = await staging.archived("g1", "k")
+        assert [t.topic_id for t in archived] == ["t1", "t4"]
+        t4 = archived[1]
+        assert (t4.title, t4.summary, t4.message_ids, t4.status) == (
+            "title t4",
+            "一个摘要 summary",
+            (),
+            TopicStatus.ARCHIVED,
+        )
+        assert (t4.created_at, t4.updated_at) == (_topic("t4").created_at, _topic("t4").updated_at)
+        await staging.discard("g1", "k")
+        assert await staging.archived("g1", "k") == []
+        assert [t.topic_id for t in await staging.archived("g2", "k")] == ["t9"]
+
+
+def _topic(topic_id: str) -> Topic:
+    at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+    return Topic(topic_id, f"title {topic_id}", "一个摘要 summary", ("m1",), at, at + timedelta(minutes=1))

@@ -26,3 +26,18 @@ class UpdateQueueContract:
         assert await queue.enqueue_update("g1")
         await queue.revive_update("g1")
         assert await self.queued(queue) == ["g1"]
+
+    async def test_a_batch_queues_each_group_once_in_input_order(self, queue: UpdateQueue) -> None:
+        assert await queue.enqueue_updates(["g2", "g1", "g2", "g3"]) == ["g2", "g1", "g3"]
+        assert sorted(await self.queued(queue)) == ["g1", "g2", "g3"]
+
+    async def test_a_batch_skips_groups_already_queued(self, queue: UpdateQueue) -> None:
+        assert await queue.enqueue_update("g1")
+        assert await queue.enqueue_updates(["g1", "g2"]) == ["g2"]
+        assert await queue.enqueue_updates(["g2", "g1"]) == []
+        assert not await queue.enqueue_update("g2")
+        assert sorted(await self.queued(queue)) == ["g1", "g2"]
+
+    async def test_an_empty_batch_queues_nothing(self, queue: UpdateQueue) -> None:
+        assert await queue.enqueue_updates([]) == []
+        assert await self.queued(queue) == []

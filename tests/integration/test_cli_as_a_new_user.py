@@ -147,9 +147,10 @@ async def test_postgresql_without_redis_is_refused_by_the_commands_and_the_worke
 
 
 async def test_the_demo_alone_runs_on_postgresql_with_the_in_process_redis() -> None:
-    # Its worker runs in its own process, on the same in-process Redis: no job is lost.
+    # Its worker runs in its own process, on the same in-process Redis: no job is lost. It uses
+    # a configured database only when forced (tests/integration/test_cli_first_run.py).
     async with fresh_postgres_database(migrate=False) as database_url:
-        demo = await ai_worker("demo", env=service_env(DATABASE_URL=database_url), timeout=300)
+        demo = await ai_worker("demo", "--force", env=service_env(DATABASE_URL=database_url), timeout=300)
     assert demo.returncode == 0, demo.stderr
     assert "redis: in-process (fakeredis)" in demo.stdout and "memory context" in demo.stdout
 

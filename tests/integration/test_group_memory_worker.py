@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -175,6 +175,10 @@ class CountingEvolutions:
     async def enqueue_evolution(self, group_id: str) -> bool:
         self.asked.append(group_id)
         return await self._queue.enqueue_evolution(group_id)
+
+    async def enqueue_evolutions(self, group_ids: Sequence[str]) -> list[str]:
+        self.asked.extend(group_ids)
+        return await self._queue.enqueue_evolutions(group_ids)
 
     async def revive_evolution(self, group_id: str) -> None:
         await self._queue.revive_evolution(group_id)

@@ -43,7 +43,12 @@ def good_answer(ids: list[str]) -> ScriptedResponse:
     return ScriptedResponse.json_answer(
         {
             "topics": [
-                {"topic_id": None, "title": "数据库迁移", "summary": "讨论迁移计划。", "message_ids": ids}
+                {
+                    "topic_id": None,
+                    "title": "Database migration",
+                    "summary": "The migration plan is discussed.",
+                    "message_ids": ids,
+                }
             ]
         },
         prompt_tokens=321,
@@ -59,7 +64,7 @@ async def test_a_good_answer_is_committed_with_its_token_usage(server: OpenAICom
     outcome = await world.updater.update("g1")
     assert outcome.status is UpdateStatus.UPDATED
     [topic] = (await world.store.get_topic_memory("g1")).topics
-    assert topic.title == "数据库迁移" and len(topic.message_ids) == 10
+    assert topic.title == "Database migration" and len(topic.message_ids) == 10
     [revision] = await world.store.list_revisions("g1", 5)
     assert (revision.model, revision.prompt_tokens, revision.completion_tokens) == ("test-model", 321, 45)
 

@@ -8,7 +8,7 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 
-from adapters.redis.arq_queue import ArqUpdateQueue, update_job_id
+from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue, evolve_job_id, update_job_id
 from adapters.redis.connection import open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
 from adapters.redis.serialization import PickledJobRefused, deserialize, serialize
@@ -81,6 +81,46 @@ async def test_one_job_per_group_and_no_kept_result_blocks_the_next(arq_pool: Ar
     raw = await arq_pool.get(job_key_prefix + update_job_id("g1"))
     job = json.loads(raw)
     assert (job["f"], job["a"]) == ("task_update_topic_memory", ["g1"])
+
+
+async def test_a_batch_is_one_round_trip_and_writes_the_jobs_arq_would(arq_pool: ArqRedis) -> None:
+    queue = ArqUpdateQueue(arq_pool)
+    await queue.enqueue_updates(["warm-up"])  # loads the script, as any first call does
+    sent: list[object] = []
+    original = arq_pool.execute_command
+
+    async def counting(*args: object, **kwargs: object) -> object:
+        sent.append(args[0])
+        return await original(*args, **kwargs)
+
+    arq_pool.execute_command = counting  # type: ignore[method-assign]
+    try:
+        added = await queue.enqueue_updates([f"g{i}" for i in range(100)])
+    finally:
+        arq_pool.execute_command = original  # type: ignore[method-assign]
+    assert added == [f"g{i}" for i in range(100)]
+    assert len(sent) == 1, f"expected one round trip, saw {sent}"
+    jobs = {job.job_id: job for job in await arq_pool.queued_jobs()}
+    job = jobs[update_job_id("g7")]
+    assert (job.function, list(job.args), job.kwargs) == ("task_update_topic_memory", ["g7"], {})
+    assert await arq_pool.pttl(job_key_prefix + update_job_id("g7")) > 0  # expires as arq's jobs do
+
+
+async def test_a_batch_leaves_a_running_update_alone(arq_pool: ArqRedis) -> None:
+    queue = ArqUpdateQueue(arq_pool)
+    job_id = update_job_id("g1")
+    await arq_pool.set(in_progress_key_prefix + job_id, b"1", px=60_000)  # a worker runs it
+    assert await queue.enqueue_updates(["g1", "g2"]) == ["g2"]
+    assert await arq_pool.zscore("arq:queue", job_id) is None
+
+
+async def test_evolutions_of_a_page_of_groups_are_enqueued_together_once_each(arq_pool: ArqRedis) -> None:
+    queue = ArqEvolutionQueue(arq_pool)
+    assert await queue.enqueue_evolution("g1")
+    assert await queue.enqueue_evolutions(["g1", "g2", "g2", "g3"]) == ["g2", "g3"]
+    jobs = {job.job_id: job for job in await arq_pool.queued_jobs()}
+    assert sorted(jobs) == [evolve_job_id(g) for g in ("g1", "g2", "g3")]
+    assert jobs[evolve_job_id("g3")].function == "task_evolve_memory"
 
 
 async def test_revive_lets_a_dead_run_go_again_at_once(arq_pool: ArqRedis) -> None:

@@ -182,3 +182,38 @@ def test_the_alembic_cli_prints_the_postgres_ddl_offline() -> None:
     assert result.returncode == 0, result.stderr
     assert "CREATE TABLE chat_messages" in result.stdout
     assert "WHERE revision IS NULL" in result.stdout
+
+
+async def test_pooled_connections_the_server_closed_are_replaced_without_a_ping() -> None:
+    """After a server restart every pooled connection is dead: the next use gets a new one.
+
+    The engine pings nothing before use (a round trip per checkout); a connection the server
+    closed is known closed and replaced at checkout, so no statement fails.
+    """
+    async with fresh_postgres_database() as url:
+        engine = create_engine(url, pool_size=3)
+        pings: list[str] = []
+        sa.event.listen(
+            engine.sync_engine,
+            "before_cursor_execute",
+            lambda _c, _cur, statement, *_: pings.append(statement) if statement.strip() == "SELECT 1" else None,
+        )
+        store = SqlMemoryStore(engine)
+        try:
+            await asyncio.gather(*(store.pending_state("g1") for _ in range(3)))  # three pooled connections
+            admin = create_engine(url)
+            async with admin.connect() as connection:
+                killed = await connection.scalar(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            await admin.dispose()
+            assert killed >= 1
+            await asyncio.sleep(0.2)  # the event loop reads each closed socket's end
+            for _ in range(3):
+                assert (await store.pending_state("g1")).count == 0
+            assert pings == []
+        finally:
+            await engine.dispose()

@@ -1,6 +1,7 @@
 """Throwaway databases for integration tests, made by the real migrations.
 
-PostgreSQL comes from ``TEST_DATABASE_URL`` (default: the local server with trust auth). Each
+PostgreSQL comes from ``TEST_DATABASE_URL``, else a testcontainers container when Docker is
+reachable, else the local server with trust auth (see :mod:`tests.support.service_choice`). Each
 use creates a uniquely named database, so tests never see each other's rows, and drops it
 afterwards. When the server cannot be reached the test is skipped, naming the URL tried.
 """
@@ -18,13 +19,15 @@ import sqlalchemy as sa
 
 from adapters.postgres.engine import async_url, create_engine, mask_url
 from adapters.postgres.migrate import upgrade_to_head
+from tests.support.service_choice import choose_service, docker_reachable, postgres_container_url
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
 def admin_database_url() -> str:
     """The URL of the PostgreSQL database the throwaway databases are created from."""
-    return os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
+    choice = choose_service(os.environ.get("TEST_DATABASE_URL"), docker_reachable, DEFAULT_TEST_DATABASE_URL)
+    return choice.url or postgres_container_url()
 
 
 @asynccontextmanager

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,6 +129,8 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: dict[str, Any] = field(default_factory=dict)
+    # When it arrived (time.monotonic()): the waits between attempts are a client's backoff.
+    received_at: float = field(default_factory=time.monotonic)
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -142,8 +145,9 @@ class RecordedRequest:
 class OpenAICompatibleServer:
     """The test server: queue responses with :meth:`enqueue`, read :attr:`requests` afterwards.
 
-    Responses are served in queue order; when the queue is empty the server answers HTTP 500
-    with a message saying so, and tests that count requests notice the surplus.
+    Responses are served in queue order; when the queue is empty the server asks
+    :attr:`responder` (a scheduled misbehaviour, an answer made from the request), and without
+    one answers HTTP 500 with a message saying so, so tests that count requests notice the surplus.
     """
 
     def __init__(self) -> None:
@@ -152,6 +156,8 @@ class OpenAICompatibleServer:
         self._embedding_queue: deque[ScriptedResponse] = deque()
         self.embedding_dimension = DEFAULT_EMBEDDING_DIMENSION
         self._requests: list[RecordedRequest] = []
+        # Answers chat requests once the queue is empty (called in the server's thread).
+        self.responder: Callable[[RecordedRequest], ScriptedResponse] | None = None
         # Set on stop so that handlers sleeping through a scripted delay end at once.
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
@@ -204,7 +210,10 @@ class OpenAICompatibleServer:
                 if self._embedding_queue:
                     return self._embedding_queue.popleft()
                 return _default_embeddings(request.body, self.embedding_dimension)
-            return self._queue.popleft() if self._queue else None
+            if self._queue:
+                return self._queue.popleft()
+            responder = self.responder
+        return responder(request) if responder is not None else None
 
 
 @contextmanager

@@ -1,4 +1,8 @@
-"""The Redis key space of the integration tests: one database of TEST_REDIS_URL, emptied around each use."""
+"""The Redis key space of the integration tests: one database of TEST_REDIS_URL, emptied around each use.
+
+Without TEST_REDIS_URL: a testcontainers Redis when Docker is reachable, else the local server
+(see :mod:`tests.support.service_choice`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from tests.support.service_choice import choose_service, docker_reachable, redis_container_base
+
 # Databases 15 down to 8 of the local server are kept for these tests: each test process (a
 # pytest run, a benchmark) claims one of them with a lock file, so two suites running at once on
 # one machine never empty each other's database. The databases are emptied before and after use.
@@ -22,7 +28,10 @@ TEST_REDIS_DATABASES = range(15, 7, -1)
 
 
 def redis_test_url() -> str:
-    return os.environ.get("TEST_REDIS_URL") or f"{DEFAULT_TEST_REDIS_BASE}/{_claimed_database()}"
+    choice = choose_service(os.environ.get("TEST_REDIS_URL"), docker_reachable, DEFAULT_TEST_REDIS_BASE)
+    if choice.source == "env" and choice.url:
+        return choice.url
+    return f"{choice.url or redis_container_base()}/{_claimed_database()}"
 
 
 @functools.cache

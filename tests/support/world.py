@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.in_memory.pending_index import InMemoryPendingIndex, InMemoryUpdateLeases
 from adapters.in_memory.queue import InMemoryUpdateQueue
+from adapters.in_memory.recording import InMemoryPendingRecorder
 from adapters.in_memory.store import InMemoryMemoryStore
 from adapters.system import ManualClock, SequentialIds
 from memory_domain.model import ChatMessage, ModelUsage, Role, TopicDraft, TopicModelInput, TopicRewrite
@@ -81,7 +82,8 @@ class World:
         self.index = InMemoryPendingIndex(self.clock.now)
         self.leases = InMemoryUpdateLeases(self.clock.now)
         self.ids = SequentialIds("t")
-        self.recorder = MessageRecorder(self.store, self.index, self.queue, self.policy, self.clock)
+        self.pending = InMemoryPendingRecorder(self.index, self.queue)
+        self.recorder = MessageRecorder(self.store, self.pending, self.policy, self.clock)
         self.scheduler = UpdateScheduler(
             self.store, self.index, self.leases, self.queue, self.policy, self.clock
         )

@@ -75,6 +75,8 @@ async def test_a_slot_pages_through_every_changed_group_however_many() -> None:
     report = await world.scheduler_for(world.slots, page_size=2).run_due_slots()
     assert report.groups == tuple(names) and world.evolutions.queued == names
     assert world.slots.slots[utc(2026, 11, 3, 2)][3] == 5
+    # One enqueue call (one Redis round trip) per page of groups.
+    assert world.evolutions.batches == [["g0", "g1"], ["g2", "g3"], ["g4"]]
 
 
 async def test_missed_days_are_caught_up_at_once_and_each_slot_is_recorded() -> None:

@@ -178,7 +178,7 @@ async def test_a_failed_model_call_is_counted_as_an_error_and_still_raised() -> 
 
 async def test_the_recorder_counts_the_messages_it_stored_and_the_repeats_apart() -> None:
     world = World()
-    recorder = CountingRecorder(world.store, world.index, world.queue, world.policy, world.clock)
+    recorder = CountingRecorder(world.store, world.pending, world.policy, world.clock)
     recorded = sample("ai_worker_messages_recorded_total")
     duplicate = sample("ai_worker_messages_duplicate_total")
 

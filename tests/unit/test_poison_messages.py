@@ -191,19 +191,21 @@ async def test_the_index_failing_after_the_commit_is_no_failed_update() -> None:
     assert (await world.updater.update("g1")).integrated == 10  # the next batch is full size
 
 
-async def test_the_store_failing_after_the_commit_still_ends_the_failure_streak() -> None:
+async def test_the_backlog_after_the_commit_comes_from_the_commit_and_ends_the_failure_streak() -> None:
     world = World(policy=TriggerPolicy(threshold=10, max_batch=10))
     await world.record(messages(30))
     await world.index.defer("g1", world.clock.now())  # one failure in a row before this update
     real_state = world.store.pending_state
 
     async def store_down(group_id: str) -> PendingState:
-        world.store.pending_state = real_state  # type: ignore[method-assign]
         raise StorageUnavailable("database unreachable while reading the backlog")
 
+    # No read of the backlog after the commit: the commit said what it left.
     world.store.pending_state = store_down  # type: ignore[method-assign]
     outcome = await world.updater.update("g1")
+    world.store.pending_state = real_state  # type: ignore[method-assign]
     assert outcome.status is UpdateStatus.UPDATED and outcome.integrated == 5 and outcome.follow_up
+    assert outcome.remaining == 25
     await assert_no_failed_update(world)
     assert world.index.counts == {"g1": 25}
     assert (await world.updater.update("g1")).integrated == 10

@@ -48,14 +48,16 @@ async def test_the_due_time_is_set_by_the_oldest_pending_message_only() -> None:
     assert world.index.due["g1"] == START + timedelta(minutes=60)
 
 
-class BrokenIndex:
-    async def add_pending(self, counts: dict[str, int], due_at: object) -> dict[str, int]:
+class BrokenPending:
+    async def record_pending(
+        self, counts: dict[str, int], due_at: object, now: object, threshold: int
+    ) -> list[str]:
         raise IndexUnavailable("Redis is unreachable")
 
 
 async def test_messages_are_stored_even_when_the_pending_index_is_down() -> None:
     world = World()
-    world.recorder._index = BrokenIndex()  # type: ignore[assignment]
+    world.recorder._pending = BrokenPending()  # type: ignore[assignment]
     with pytest.raises(IndexUnavailable):
         await world.recorder.record_many(messages(3))
     assert (await world.store.pending_state("g1")).count == 3

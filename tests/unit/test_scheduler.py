@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from memory_domain.scheduling import UpdateScheduler
 from tests.support.world import World, message, messages
 
 
@@ -101,3 +102,48 @@ async def test_a_lease_renewed_in_time_is_never_revived() -> None:
     assert await world.leases.renew("g1", "alive", 20)
     world.clock.advance(timedelta(seconds=15))
     assert await world.scheduler.recover() == []
+
+
+async def test_the_scan_enqueues_every_due_group_in_one_call_and_skips_the_queued() -> None:
+    world = World()
+    await world.record(messages(3, "a") + messages(3, "b", prefix="b") + messages(3, "c", prefix="c"))
+    world.clock.advance(timedelta(minutes=61))
+    world.queue.queued.append("b")  # b's update is already queued
+    world.queue.batches.clear()
+    report = await world.scheduler.scan()
+    assert world.queue.batches == [["a", "b", "c"]]
+    assert report.enqueued == ("a", "c")
+    assert world.queue.queued == ["b", "a", "c"]
+
+
+async def test_only_one_of_two_workers_rebuilds_the_index_at_a_time() -> None:
+    world = World()
+    await world.record(messages(3))
+    other = UpdateScheduler(world.store, world.index, world.leases, world.queue, world.policy, world.clock)
+    assert await world.index.claim_rebuild("another-worker", 600)
+    world.index.counts.clear()
+    assert await world.scheduler.rebuild() is None  # the other one holds the lock
+    assert world.index.counts == {}
+    await world.index.release_rebuild("another-worker")
+    assert await other.rebuild() == 1
+    assert world.index.counts == {"g1": 3}
+    assert world.index.rebuild_lock is None  # released after the rebuild
+
+
+async def test_a_built_index_is_not_rebuilt_by_the_scan_or_at_worker_start() -> None:
+    world = World()
+    await world.record(messages(3))
+    assert await world.scheduler.reconcile()
+    world.index.counts["g1"] = 99  # were the index rebuilt, the store's 3 would be back
+    assert not await world.scheduler.reconcile()
+    assert not (await world.scheduler.scan()).rebuilt
+    assert world.index.counts["g1"] == 99
+
+
+async def test_a_scan_finding_the_rebuild_taken_scans_the_index_as_it_is() -> None:
+    world = World()
+    await world.record(messages(3))
+    world.clock.advance(timedelta(minutes=61))
+    assert await world.index.claim_rebuild("another-worker", 600)
+    report = await world.scheduler.scan()
+    assert not report.rebuilt and report.enqueued == ("g1",)

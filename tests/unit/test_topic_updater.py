@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.in_memory.recording import InMemoryPendingRecorder
 from memory_domain.errors import InvalidRewrite, LeaseLost, ModelError, StaleVersion
 from memory_domain.model import ModelUsage, TopicDraft, TopicModelInput, TopicRewrite, UpdateStatus
 from memory_domain.topic_memory import UpdaterOptions
@@ -187,7 +188,8 @@ async def run_scenario(fail_at: int | None) -> tuple[World, Injector]:
     world.store = injector.wrap(real_store)  # type: ignore[assignment]
     world.index = injector.wrap(real_index)  # type: ignore[assignment]
     world.model = injector.wrap(real_model)  # type: ignore[assignment]
-    world.recorder = type(world.recorder)(world.store, world.index, world.queue, world.policy, world.clock)
+    pending = InMemoryPendingRecorder(world.index, world.queue)
+    world.recorder = type(world.recorder)(world.store, pending, world.policy, world.clock)
     world.scheduler = type(world.scheduler)(
         world.store, world.index, world.leases, world.queue, world.policy, world.clock
     )

@@ -97,14 +97,16 @@ class InMemoryGroupMemoryStore:
         if until_topic_version is not None:
             until = min(until, until_topic_version)
         written = self._topics.topics_written_between(group_id, since_topic_version, until)
+        messages = self._topics.messages_integrated_between(
+            group_id, since_topic_version, until, message_limit
+        )
         return TopicChanges(
             group_id=group_id,
             topic_version=until,
             topics=tuple(topic for topic, _ in written),
-            messages=tuple(
-                self._topics.messages_integrated_between(group_id, since_topic_version, until, message_limit)
-            ),
+            messages=tuple(messages),
             topic_revisions={topic.topic_id: revision for topic, revision in written},
+            message_topics=self._topics.topics_of(group_id, [m.message_id for m in messages]),
         )
 
     async def groups_to_evolve(self, limit: int, after: str | None = None) -> list[str]:

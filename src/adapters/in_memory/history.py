@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.in_memory.store import InMemoryMemoryStore
-from memory_domain.model import ChatMessage, HistoryCursor
+from memory_domain.model import ChatMessage, HistoryCursor, Topic, TopicStatus
 
 
 class InMemoryMessageHistory:
@@ -48,6 +48,7 @@ class InMemoryRebuildStaging:
 
     def __init__(self) -> None:
         self._rows: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+        self._archived: dict[tuple[str, str], dict[str, tuple[int, Topic]]] = {}
 
     async def stage(self, group_id: str, key: str, assignments: Sequence[tuple[str, str, int]]) -> None:
         rows = self._rows.setdefault((group_id, key), {})
@@ -61,5 +62,29 @@ class InMemoryRebuildStaging:
             result.setdefault(topic_id, []).append(message_id)
         return result
 
+    async def archive(self, group_id: str, key: str, position: int, topics: Sequence[Topic]) -> None:
+        kept = self._archived.setdefault((group_id, key), {})
+        for topic_id in [t for t, (at, _) in kept.items() if at >= position]:
+            del kept[topic_id]
+        for topic in topics:
+            # Kept as the SQL staging keeps it: no message ids, no count (the assignments hold them).
+            kept[topic.topic_id] = (
+                position,
+                Topic(
+                    topic.topic_id,
+                    topic.title,
+                    topic.summary,
+                    (),
+                    topic.created_at,
+                    topic.updated_at,
+                    TopicStatus.ARCHIVED,
+                ),
+            )
+
+    async def archived(self, group_id: str, key: str) -> list[Topic]:
+        kept = self._archived.get((group_id, key), {})
+        return [topic for _, topic in sorted(kept.values(), key=lambda item: (item[0], item[1].topic_id))]
+
     async def discard(self, group_id: str, key: str) -> None:
         self._rows.pop((group_id, key), None)
+        self._archived.pop((group_id, key), None)

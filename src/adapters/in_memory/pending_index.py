@@ -17,6 +17,7 @@ class InMemoryPendingIndex:
         self.due: dict[str, datetime] = {}
         self.streaks: dict[str, int] = {}
         self.built_until: datetime | None = None
+        self.rebuild_lock: tuple[str, datetime] | None = None
 
     async def add_pending(self, counts: dict[str, int], due_at: datetime) -> dict[str, int]:
         result: dict[str, int] = {}
@@ -91,12 +92,24 @@ class InMemoryPendingIndex:
     async def is_built(self) -> bool:
         return self.built_until is not None and self._now() < self.built_until
 
+    async def claim_rebuild(self, holder: str, ttl_seconds: float) -> bool:
+        current = self.rebuild_lock
+        if current is not None and current[0] != holder and current[1] > self._now():
+            return False
+        self.rebuild_lock = (holder, self._now() + timedelta(seconds=ttl_seconds))
+        return True
+
+    async def release_rebuild(self, holder: str) -> None:
+        if self.rebuild_lock is not None and self.rebuild_lock[0] == holder:
+            self.rebuild_lock = None
+
     def flush(self) -> None:
         """Lose everything, as a flushed Redis does."""
         self.counts.clear()
         self.due.clear()
         self.streaks.clear()
         self.built_until = None
+        self.rebuild_lock = None
 
 
 class InMemoryUpdateLeases:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +13,7 @@ from adapters.in_memory.search_index import InMemorySearchIndex
 from adapters.memory_store_checks import check_topic_update, require_aware
 from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
+    RECENT_TOPIC_MESSAGE_IDS,
     ChatMessage,
     PendingState,
     QuarantinedMessage,
@@ -21,7 +22,10 @@ from memory_domain.model import (
     TopicRevision,
     TopicStatus,
     UpdateFailure,
+    UpdateInput,
 )
+from memory_domain.ports import FAILURES_KEPT_PER_GROUP
+from memory_domain.update_input import replied_ids, update_context
 
 
 @dataclass(slots=True)
@@ -31,6 +35,7 @@ class _StoredMessage:
     revision: int | None = None
     solo_failures: int = 0
     quarantine: QuarantinedMessage | None = None
+    topic_id: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -82,6 +87,9 @@ class InMemoryMemoryStore:
         return [stored.message for stored in self._pending(group_id)[:limit]]
 
     async def pending_state(self, group_id: str) -> PendingState:
+        return self._state(group_id)
+
+    def _state(self, group_id: str) -> PendingState:
         pending = self._pending(group_id)
         oldest = min((stored.recorded_at for stored in pending), default=None)
         return PendingState(group_id=group_id, count=len(pending), oldest_recorded_at=oldest)
@@ -118,9 +126,34 @@ class InMemoryMemoryStore:
             group_id=group_id, version=group.version, topics=tuple(active), updated_at=group.updated_at
         )
 
+    async def read_update_input(self, group_id: str, limit: int, context_limit: int) -> UpdateInput:
+        memory = await self.get_topic_memory(group_id)
+        pending = await self.pending_messages(group_id, limit)
+        recent = await self.recent_integrated_messages(group_id, context_limit)
+        wanted = replied_ids(pending, recent)
+        group = self._groups.get(group_id)
+        replied = [
+            group.messages[i].message
+            for i in wanted
+            if group is not None and i in group.messages and not group.messages[i].pending
+        ]
+        context = update_context(recent, replied)
+        topic_of = {}
+        if group is not None:
+            for message in context:
+                topic_id = group.messages[message.message_id].topic_id
+                if topic_id is not None:
+                    topic_of[message.message_id] = topic_id
+        return UpdateInput(memory, tuple(pending), context, topic_of)
+
     async def commit_topic_update(
-        self, group_id: str, expected_version: int, topics: Sequence[Topic], revision: TopicRevision
-    ) -> None:
+        self,
+        group_id: str,
+        expected_version: int,
+        topics: Sequence[Topic],
+        revision: TopicRevision,
+        assignments: Mapping[str, Sequence[str]] | None = None,
+    ) -> PendingState:
         check_topic_update(group_id, expected_version, topics, revision)
         group = self._groups.get(group_id, _Group())
         if group.version != expected_version:
@@ -149,13 +182,20 @@ class InMemoryMemoryStore:
         for topic in topics:
             group.topics[topic.topic_id] = dataclasses.replace(
                 topic,
-                message_ids=tuple(topic.message_ids),
+                message_ids=tuple(topic.message_ids[-RECENT_TOPIC_MESSAGE_IDS:]),
                 created_at=topic.created_at.astimezone(UTC),
                 updated_at=topic.updated_at.astimezone(UTC),
             )
             group.topic_revisions[topic.topic_id] = revision.revision
         group.revisions.append(stored_revision)
+        if assignments is None:
+            assignments = {topic.topic_id: topic.message_ids for topic in topics}
+        for topic_id, filed in assignments.items():
+            for message_id in filed:
+                if message_id in group.messages:
+                    group.messages[message_id].topic_id = topic_id
         self.search_index.add(group_id, [group.messages[message_id].message for message_id in message_ids])
+        return self._state(group_id)
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:
@@ -172,6 +212,8 @@ class InMemoryMemoryStore:
                 failure, created_at=failure.created_at.astimezone(UTC), message_ids=tuple(failure.message_ids)
             )
         )
+        # Sorted stably by time, so among equal times the one recorded last stays last.
+        group.failures = sorted(group.failures, key=lambda kept: kept.created_at)[-FAILURES_KEPT_PER_GROUP:]
 
     async def last_failure(self, group_id: str) -> UpdateFailure | None:
         group = self._groups.get(group_id)
@@ -268,6 +310,14 @@ class InMemoryMemoryStore:
             if s.revision is not None and after < s.revision <= until
         ]
         return sorted(integrated, key=_message_order)[-limit:]
+
+    def topics_of(self, group_id: str, message_ids: Sequence[str]) -> dict[str, str]:
+        """The topic each of these messages is filed in (those filed), by message id."""
+        group = self._groups.get(group_id)
+        if group is None:
+            return {}
+        stored = [group.messages.get(message_id) for message_id in message_ids]
+        return {s.message.message_id: s.topic_id for s in stored if s is not None and s.topic_id is not None}
 
     def _pending(self, group_id: str) -> list[_StoredMessage]:
         group = self._groups.get(group_id)

@@ -30,6 +30,7 @@ room. Every answer passes :func:`memory_domain.evolution_rules.validate_distilla
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, tzinfo
 
 from adapters.llm.offline_candidates import agreed, chat_is_cjk, open_questions, order_of, stated
@@ -61,7 +62,9 @@ class OfflineMemoryDistiller:
 
     async def distil(self, distil_input: DistillInput) -> Distillation:
         try:
-            answer = self._distil(distil_input)
+            # Off the event loop: a long evolution must not stall the worker's other jobs
+            # (their lease heartbeats included).
+            answer = await asyncio.to_thread(self._distil, distil_input)
         except ModelError:
             raise
         except Exception as exc:  # the port promises ModelError, whatever went wrong
@@ -70,7 +73,10 @@ class OfflineMemoryDistiller:
         return answer
 
     def _distil(self, distil_input: DistillInput) -> Distillation:
+        # A topic names only its newest messages; the store says where each message is filed.
+        shown = {topic.topic_id for topic in distil_input.topics}
         topic_of = {m: topic.topic_id for topic in distil_input.topics for m in topic.message_ids}
+        topic_of.update((m, t) for m, t in distil_input.message_topics.items() if t in shown)
         unique = {m.message_id: m for m in distil_input.messages if m.message_id in topic_of}
         messages = sorted(unique.values(), key=order_of)
         framer = Framer(self._zone, chat_is_cjk(messages))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from adapters.llm.openai_chat import OpenAIChat
 from adapters.llm.prompt import DEFAULT_MAX_CHARS_PER_MESSAGE, build_prompt, parse_answer, to_rewrite
 from memory_domain.model import ModelUsage, TopicModelInput, TopicRewrite
-from memory_domain.rewrite_rules import validate_rewrite
+from memory_domain.rewrite_rules import validate_language, validate_rewrite
 
 
 class OpenAITopicModel:
@@ -71,6 +71,8 @@ class OpenAITopicModel:
         def read(content: str, usage: ModelUsage) -> TopicRewrite:
             rewrite = to_rewrite(parse_answer(content), model_input, usage)
             validate_rewrite(model_input, rewrite)
+            # The prompt asks for the chat's language; an answer in another one is refused.
+            validate_language(model_input, rewrite)
             return rewrite
 
         label = f"topic model {self._chat.model}, group {model_input.group_id}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -96,7 +97,8 @@ leave one out only when it is truly finished or merged into another; when there 
 topics, keep at least one of them.
 3. Put the id of every message in "new_messages" into the "message_ids" of exactly one topic. \
 Use only ids from "new_messages". "context_messages" are earlier, already filed messages shown \
-for context: never list their ids. A new topic needs at least one new message.
+for context, each with the "topic_id" it is filed in: never list their ids. A new topic needs at \
+least one new message.
 4. Update the title and summary of each topic you change so that they cover its new messages. \
 A title has at most {MAX_TITLE_LENGTH} characters, a summary at most {MAX_SUMMARY_LENGTH}; \
 neither may be empty. At most {MAX_ACTIVE_TOPICS} topics.
@@ -116,7 +118,9 @@ def build_prompt(
             {"topic_id": topic.topic_id, "title": topic.title, "summary": topic.summary}
             for topic in model_input.topics
         ],
-        "context_messages": render_messages(model_input.context_messages, max_chars_per_message),
+        "context_messages": _with_topics(
+            render_messages(model_input.context_messages, max_chars_per_message), model_input.context_topics
+        ),
         "new_messages": render_messages(model_input.new_messages, max_chars_per_message),
     }
     user = (
@@ -127,6 +131,15 @@ def build_prompt(
         "object only."
     )
     return Prompt(system=SYSTEM_PROMPT, user=user)
+
+
+def _with_topics(rendered: list[dict[str, Any]], topic_of: dict[str, str]) -> list[dict[str, Any]]:
+    """Context messages with the topic each is filed in: where a conversation already lives."""
+    for item in rendered:
+        topic_id = topic_of.get(item["message_id"])
+        if topic_id is not None:
+            item["topic_id"] = topic_id
+    return rendered
 
 
 def parse_answer(content: str) -> RewriteAnswer:

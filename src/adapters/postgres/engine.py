@@ -34,6 +34,12 @@ def async_url(url: str | URL) -> URL:
     driver = _ASYNC_DRIVERS.get(parsed.get_backend_name())
     if driver is None:
         raise ValueError(f"unsupported database {mask_url(parsed)}: use a postgresql:// or sqlite:/// URL")
+    if driver == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        # libpq's sslmode is asyncpg's ssl argument (same values); asyncpg refuses the name.
+        query = dict(parsed.query)
+        query.setdefault("ssl", query.pop("sslmode"))
+        query.pop("sslmode", None)
+        parsed = parsed.set(query=query)
     return parsed.set(drivername=driver)
 
 
@@ -48,8 +54,11 @@ def mask_url(url: str | URL) -> str:
 def create_engine(url: str, **opts: Any) -> AsyncEngine:
     """An async engine for ``url`` (sync driver names are replaced by the async ones).
 
-    SQLite gets WAL, a busy timeout and enforced foreign keys on every connection; PostgreSQL
-    gets ``pool_pre_ping`` so connections dropped by a server restart are replaced, not used.
+    SQLite gets WAL, a busy timeout and enforced foreign keys on every connection. PostgreSQL
+    connections are not pinged before each use (a round trip per checkout, on every statement
+    of the hot paths): a pooled connection the server closed (a restart) is known closed without
+    one, and replaced at checkout; one dropped later fails its statement, and the pool then
+    replaces every connection older than the failure.
     Nothing connects until the engine is first used.
     """
     target = async_url(url)
@@ -57,8 +66,18 @@ def create_engine(url: str, **opts: Any) -> AsyncEngine:
         engine = create_async_engine(target, **opts)
         _configure_sqlite(engine)
         return engine
-    opts.setdefault("pool_pre_ping", True)
-    return create_async_engine(target, **opts)
+    engine = create_async_engine(target, **opts)
+    event.listen(engine.sync_engine.pool, "checkout", _replace_closed_connection)
+    return engine
+
+
+def _replace_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # asyncpg sees the server's FIN of an idle connection as soon as the event loop polls it:
+    # a connection that a restarted server closed is refused here, and the pool retries the
+    # checkout with a new one (DisconnectionError is the pool's signal for that).
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise sa_exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

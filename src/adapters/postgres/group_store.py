@@ -133,6 +133,7 @@ class SqlGroupMemoryStore:
             topics=tuple(topic_from_row(row) for row in topic_rows),
             messages=tuple(message_from_row(row) for row in reversed(message_rows)),
             topic_revisions={row.topic_id: row.revision for row in topic_rows},
+            message_topics={row.message_id: row.topic_id for row in message_rows if row.topic_id is not None},
         )
 
     async def groups_to_evolve(self, limit: int, after: str | None = None) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres import long_task_statements as statements
 from adapters.postgres.engine import storage_errors
+from adapters.postgres.long_task_held import HeldTasks, applied
 from adapters.postgres.long_task_rows import (
     checkpoint_from_row,
     checkpoint_row,
@@ -69,6 +70,10 @@ class SqlTaskRepository:
         self._database_clock = postgres if database_clock is None else database_clock
         if self._database_clock and not postgres:
             raise ValueError("only PostgreSQL offers its clock for leases")
+        # On PostgreSQL, a single statement runs autocommitted (no BEGIN and COMMIT round trips)
+        # and the holder's writes take one statement (see long_task_held).
+        self._single = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
+        self._held = HeldTasks(self._database_clock) if postgres else None
 
     async def add(self, task: LongTask) -> tuple[LongTask, bool]:
         check_storable(task)
@@ -128,6 +133,13 @@ class SqlTaskRepository:
     ) -> list[LongTask]:
         if limit <= 0:
             return []
+        if self._held is not None:
+            with self._errors("claim tasks"):
+                async with self._single.connect() as connection:
+                    claimed = await self._held.claim(
+                        connection, now, lease_until, token, limit, task_id, expired_only, task_types
+                    )
+            return sorted(claimed, key=lambda task: (task.run_at, task.created_at, task.id))
         lease_now, new_lease = self._lease_clock(now, lease_until)
         mark = statements.claim(now, lease_now, new_lease, token, limit, task_id, expired_only, task_types)
         with self._errors("claim tasks"):
@@ -153,7 +165,7 @@ class SqlTaskRepository:
             .returning(_T.id)
         )
         with self._errors("renew a lease"):
-            async with self._engine.begin() as connection:
+            async with self._single.begin() as connection:
                 return (await connection.execute(statement)).first() is not None
 
     async def start_step(self, task_id: str, token: str, now: datetime, lease_until: datetime) -> LongTask:
@@ -162,6 +174,7 @@ class SqlTaskRepository:
             token,
             lambda task, db_now: transitions.step_started(task, now, _shifted(lease_until, now, db_now)),
             "start a step",
+            lease_for=lease_until - now if self._database_clock else None,
         )
 
     async def record_progress(
@@ -220,7 +233,16 @@ class SqlTaskRepository:
         change: Change,
         action: str,
         checkpoint: dict[str, Any] | None = None,
+        lease_for: timedelta | None = None,
     ) -> LongTask:
+        known = self._held.get(task_id, token) if self._held is not None else None
+        changed = applied(change, known)
+        if known is not None and changed is not None and self._held is not None:
+            with self._errors(action):
+                async with self._single.connect() as connection:
+                    written = await self._held.write(connection, known, changed, token, checkpoint, lease_for)
+            if written is not None:
+                return written
         lock = (
             sa.update(long_tasks)
             .where(_T.id == task_id, _T.lease_token == token)
@@ -235,6 +257,8 @@ class SqlTaskRepository:
                 if checkpoint is not None:
                     await connection.execute(sa.insert(long_task_checkpoints).values(checkpoint))
                 await self._write(connection, task)
+        if self._held is not None:
+            self._held.remember(task, token)
         return task
 
     async def _change(self, task_id: str, change: Change, action: str) -> LongTask:

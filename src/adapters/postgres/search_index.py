@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,6 +23,28 @@ from memory_domain.search import (
     postings_to_read,
 )
 
+# The whole index write of one commit on PostgreSQL, in one round trip: data-modifying WITH
+# clauses always run to completion, read or not. Arrays make the text the same for any number
+# of rows, so asyncpg prepares it once per connection.
+_WRITE_INDEX = """
+WITH postings AS (
+    INSERT INTO search_postings (group_id, term, message_id, impact)
+    SELECT $1, term, message_id, impact FROM unnest($2::text[], $3::text[], $4::float8[])
+        AS p(term, message_id, impact)
+), terms AS (
+    INSERT INTO search_terms (group_id, term, frequency)
+    SELECT $1, term, frequency FROM unnest($5::text[], $6::int[]) AS t(term, frequency)
+    ON CONFLICT (group_id, term) DO UPDATE SET frequency = search_terms.frequency + excluded.frequency
+)
+INSERT INTO search_stats (group_id, documents, total_length, indexed_version)
+VALUES ($1, $7, $8, $9)
+ON CONFLICT (group_id) DO UPDATE SET
+    documents = search_stats.documents + excluded.documents,
+    total_length = search_stats.total_length + excluded.total_length,
+    indexed_version = excluded.indexed_version
+"""
+_READ_STATS = "SELECT documents, total_length FROM search_stats WHERE group_id = $1"
+
 
 async def write_documents(
     connection: AsyncConnection,
@@ -37,6 +58,9 @@ async def write_documents(
     The caller holds the group's topic-memory row (the version-guarded write comes first), so
     the statistics of one group are never updated by two transactions at once.
     """
+    if engine.dialect.name == "postgresql":
+        await _write_on_postgres(connection, group_id, messages, version)
+        return
     stats = (
         await connection.execute(
             sa.select(search_stats.c.documents, search_stats.c.total_length).where(
@@ -46,8 +70,21 @@ async def write_documents(
     ).first()
     documents, total_length = (stats.documents, stats.total_length) if stats is not None else (0, 0)
     indexed = index_documents(messages, documents, total_length)
-    if indexed:
-        await _insert_documents(connection, engine, group_id, indexed)
+    postings, frequencies = _postings(indexed)
+    if postings:
+        # Executemany with one compiled statement (SQLAlchemy batches the rows itself).
+        await connection.execute(
+            sa.insert(search_postings),
+            [{"group_id": group_id, "term": t, "message_id": m, "impact": w} for t, m, w in postings],
+        )
+        insert = dialect_insert(engine, search_terms)
+        await connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=["group_id", "term"],
+                set_={"frequency": search_terms.c.frequency + insert.excluded.frequency},
+            ),
+            [{"group_id": group_id, "term": t, "frequency": n} for t, n in sorted(frequencies.items())],
+        )
     insert = dialect_insert(engine, search_stats)
     await connection.execute(
         insert.values(
@@ -66,40 +103,39 @@ async def write_documents(
     )
 
 
-async def _insert_documents(
-    connection: AsyncConnection, engine: AsyncEngine, group_id: str, indexed: Sequence[IndexedDocument]
+async def _write_on_postgres(
+    connection: AsyncConnection, group_id: str, messages: Sequence[ChatMessage], version: int
 ) -> None:
-    posting_rows: list[dict[str, Any]] = []
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    stats = await raw.fetchrow(_READ_STATS, group_id)
+    documents, total_length = (stats["documents"], stats["total_length"]) if stats is not None else (0, 0)
+    indexed = index_documents(messages, documents, total_length)
+    postings, frequencies = _postings(indexed)
+    terms = sorted(frequencies)
+    await raw.execute(
+        _WRITE_INDEX,
+        group_id,
+        [term for term, _, _ in postings],
+        [message_id for _, message_id, _ in postings],
+        [impact for _, _, impact in postings],
+        terms,
+        [frequencies[term] for term in terms],
+        len(indexed),
+        sum(document.length for document in indexed),
+        version,
+    )
+
+
+def _postings(indexed: Sequence[IndexedDocument]) -> tuple[list[tuple[str, str, float]], dict[str, int]]:
+    """(term, message id, impact) of each posting, and how many documents hold each term."""
+    postings: list[tuple[str, str, float]] = []
     frequencies: dict[str, int] = {}
     for document in indexed:
         for term, weight in document.impacts.items():
-            posting_rows.append(
-                {"group_id": group_id, "term": term, "message_id": document.message_id, "impact": weight}
-            )
+            postings.append((term, document.message_id, weight))
             frequencies[term] = frequencies.get(term, 0) + 1
-    if engine.dialect.name == "postgresql":
-        # COPY inside the commit's transaction: a 200-message update writes thousands of
-        # postings, and COPY takes them in a fraction of an INSERT's time.
-        raw = await connection.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            "search_postings",
-            records=[(r["group_id"], r["term"], r["message_id"], r["impact"]) for r in posting_rows],
-            columns=["group_id", "term", "message_id", "impact"],
-        )
-    else:
-        # Executemany with one compiled statement (SQLAlchemy batches the rows itself).
-        await connection.execute(sa.insert(search_postings), posting_rows)
-    term_rows: list[dict[str, Any]] = [
-        {"group_id": group_id, "term": t, "frequency": n} for t, n in sorted(frequencies.items())
-    ]
-    insert = dialect_insert(engine, search_terms)
-    await connection.execute(
-        insert.on_conflict_do_update(
-            index_elements=["group_id", "term"],
-            set_={"frequency": search_terms.c.frequency + insert.excluded.frequency},
-        ),
-        term_rows,
-    )
+    return postings, frequencies
 
 
 class SqlSearchIndex:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.memory_store_checks import check_topic_update, require_aware
 from adapters.postgres.engine import storage_errors
+from adapters.postgres.message_insert import insert_messages
 from adapters.postgres.quarantine import PENDING, SqlQuarantine
 from adapters.postgres.search_index import write_documents
 from adapters.postgres.statements import batches as _batches
@@ -21,17 +22,16 @@ from adapters.postgres.tables import (
     topic_memories,
     topic_revisions,
     topic_update_failures,
-    topics,
 )
 from adapters.postgres.topic_rows import (
     failure_from_row,
     message_from_row,
-    message_row,
     revision_from_row,
     revision_row,
     topic_from_row,
     topic_row,
 )
+from adapters.postgres.update_statements import UpdateStatements, update_statements
 from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
     ChatMessage,
@@ -39,8 +39,27 @@ from memory_domain.model import (
     Topic,
     TopicMemory,
     TopicRevision,
-    TopicStatus,
     UpdateFailure,
+    UpdateInput,
+)
+from memory_domain.ports import FAILURES_KEPT_PER_GROUP
+from memory_domain.update_input import replied_ids, update_context
+
+# Every group with a message: a group whose messages were ever integrated has its topic_memories
+# row (the messages' foreign key goes through its revisions), the others have pending or
+# quarantined messages (revision NULL, on the pending partial index). Neither read grows with
+# the history, where SELECT DISTINCT over chat_messages reads every message ever recorded.
+_GROUP_IDS = sa.text(
+    "SELECT group_id FROM topic_memories"
+    " UNION SELECT group_id FROM chat_messages WHERE revision IS NULL"
+    " ORDER BY group_id"
+)
+
+# The topics of many messages in one statement: pairs of arrays, one text for any number.
+_FILE_MESSAGES = sa.text(
+    "UPDATE chat_messages AS m SET topic_id = a.topic_id "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[])) AS a(message_id, topic_id) "
+    "WHERE m.group_id = :group AND m.message_id = a.message_id"
 )
 
 _PENDING_COLUMNS = (
@@ -61,41 +80,34 @@ class SqlMemoryStore(SqlQuarantine):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Reads run without BEGIN and ROLLBACK on PostgreSQL (two round trips saved per read):
+        # each statement sees what was committed when it started, as in READ COMMITTED.
+        self._reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        self._sql = update_statements(engine.dialect.name)
 
     async def add_messages(self, messages: Sequence[ChatMessage], recorded_at: datetime) -> list[ChatMessage]:
         require_aware(recorded_at, "recorded_at")
         unique: dict[tuple[str, str], ChatMessage] = {}
         for message in messages:
             unique.setdefault((message.group_id, message.message_id), message)
-        rows = [message_row(message, recorded_at) for message in unique.values()]
-        stored: set[tuple[str, str]] = set()
-        with storage_errors(self._engine.url, "record messages"):
-            async with self._engine.begin() as connection:
-                for batch in _batches(rows):
-                    statement = (
-                        self._insert(chat_messages)
-                        .values(batch)
-                        .on_conflict_do_nothing(index_elements=["group_id", "message_id"])
-                        .returning(chat_messages.c.group_id, chat_messages.c.message_id)
-                    )
-                    result = await connection.execute(statement)
-                    stored.update((row.group_id, row.message_id) for row in result)
+        if not unique:
+            return []
+        # One statement for the whole batch (see message_insert): the hot path of every message.
+        stored = await insert_messages(self._engine, list(unique.values()), recorded_at)
         return [message for key, message in unique.items() if key in stored]
 
     async def pending_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
         if limit <= 0:
             return []
-        statement = (
-            sa.select(chat_messages)
-            .where(chat_messages.c.group_id == group_id, PENDING)
-            .order_by(chat_messages.c.sent_at, chat_messages.c.message_id)
-            .limit(limit)
-        )
-        return [message_from_row(row) for row in await self._fetch(statement, "read pending messages")]
+        rows = await self._fetch(self._sql.pending, "read pending messages", group=group_id, limit=limit)
+        return [message_from_row(row) for row in rows]
 
     async def pending_state(self, group_id: str) -> PendingState:
-        statement = sa.select(*_PENDING_COLUMNS).where(chat_messages.c.group_id == group_id, PENDING)
-        row = (await self._fetch(statement, "read the pending state"))[0]
+        row = (await self._fetch(self._sql.pending_state, "read the pending state", group=group_id))[0]
         return PendingState(group_id=group_id, count=row.pending, oldest_recorded_at=row.oldest)
 
     async def all_pending_states(self) -> list[PendingState]:
@@ -125,51 +137,57 @@ class SqlMemoryStore(SqlQuarantine):
     async def recent_integrated_messages(self, group_id: str, limit: int) -> list[ChatMessage]:
         if limit <= 0:
             return []
-        statement = (
-            sa.select(chat_messages)
-            .where(chat_messages.c.group_id == group_id, chat_messages.c.revision.is_not(None))
-            .order_by(chat_messages.c.sent_at.desc(), chat_messages.c.message_id.desc())
-            .limit(limit)
-        )
-        rows = await self._fetch(statement, "read integrated messages")
+        rows = await self._fetch(self._sql.recent, "read integrated messages", group=group_id, limit=limit)
         return [message_from_row(row) for row in reversed(rows)]
 
     async def get_topic_memory(self, group_id: str) -> TopicMemory:
-        memory_statement = sa.select(topic_memories.c.version, topic_memories.c.updated_at).where(
-            topic_memories.c.group_id == group_id
-        )
-        topics_statement = (
-            sa.select(topics)
-            .where(topics.c.group_id == group_id, topics.c.status == TopicStatus.ACTIVE.value)
-            .order_by(topics.c.updated_at.desc(), topics.c.topic_id)
-        )
         with storage_errors(self._engine.url, "read the topic memory"):
-            async with self._engine.connect() as connection:
-                # The version is read before the topics: topics newer than the version only
-                # make the next commit stale, whereas the other order could pair old topics
-                # with a newer version and lose an update.
-                memory = (await connection.execute(memory_statement)).first()
-                rows = (await connection.execute(topics_statement)).all()
-        if memory is None:
-            return TopicMemory(group_id=group_id, version=0)
-        return TopicMemory(
-            group_id=group_id,
-            version=memory.version,
-            topics=tuple(topic_from_row(row) for row in rows),
-            updated_at=memory.updated_at,
-        )
+            async with self._reader.connect() as connection:
+                return await _read_memory(connection, self._sql, group_id)
+
+    async def read_update_input(self, group_id: str, limit: int, context_limit: int) -> UpdateInput:
+        with storage_errors(self._engine.url, "read the update input"):
+            async with self._reader.connect() as connection:
+                sql = self._sql
+                memory = await _read_memory(connection, sql, group_id)
+                rows = await connection.execute(sql.pending, {"group": group_id, "limit": max(0, limit)})
+                pending = [message_from_row(row) for row in rows]
+                rows = await connection.execute(
+                    sql.recent, {"group": group_id, "limit": max(0, context_limit)}
+                )
+                filed = list(rows)[::-1]
+                recent = [message_from_row(row) for row in filed]
+                wanted = replied_ids(pending, recent)
+                if wanted:
+                    rows = await connection.execute(sql.filed_by_ids, {"group": group_id, "ids": wanted})
+                    filed.extend(rows)
+        context = update_context([message_from_row(row) for row in filed], [])
+        topic_of = {row.message_id: row.topic_id for row in filed if row.topic_id is not None}
+        return UpdateInput(memory, tuple(pending), context, topic_of)
 
     async def commit_topic_update(
-        self, group_id: str, expected_version: int, topics: Sequence[Topic], revision: TopicRevision
-    ) -> None:
+        self,
+        group_id: str,
+        expected_version: int,
+        topics: Sequence[Topic],
+        revision: TopicRevision,
+        assignments: Mapping[str, Sequence[str]] | None = None,
+    ) -> PendingState:
         check_topic_update(group_id, expected_version, topics, revision)
         with storage_errors(self._engine.url, "commit the topic update"):
             async with self._engine.begin() as connection:
                 await self._advance_version(connection, group_id, expected_version, revision.created_at)
-                await connection.execute(sa.insert(topic_revisions).values(revision_row(revision)))
+                await connection.execute(self._sql.add_revision, revision_row(revision))
                 integrated = await self._mark_integrated(connection, group_id, revision)
                 await self._upsert_topics(connection, group_id, topics, revision.revision)
+                if assignments is None:
+                    assignments = {topic.topic_id: topic.message_ids for topic in topics}
+                await self._file_messages(connection, group_id, assignments)
                 await write_documents(connection, self._engine, group_id, integrated, revision.revision)
+                # The backlog as this commit leaves it, read in its transaction: the caller
+                # settles the pending index from it without another checkout.
+                state = (await connection.execute(self._sql.pending_state, {"group": group_id})).one()
+        return PendingState(group_id=group_id, count=state.pending, oldest_recorded_at=state.oldest)
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:
@@ -194,6 +212,19 @@ class SqlMemoryStore(SqlQuarantine):
                         message_ids=list(failure.message_ids),
                     )
                 )
+                failures = topic_update_failures.c
+                kept = (
+                    sa.select(failures.id)
+                    .where(failures.group_id == failure.group_id)
+                    .order_by(failures.created_at.desc(), failures.id.desc())
+                    .limit(FAILURES_KEPT_PER_GROUP)
+                )
+                # Through the (group_id, created_at) index: a group's failures stay few.
+                await connection.execute(
+                    sa.delete(topic_update_failures).where(
+                        failures.group_id == failure.group_id, failures.id.not_in(kept.scalar_subquery())
+                    )
+                )
 
     async def last_failure(self, group_id: str) -> UpdateFailure | None:
         statement = (
@@ -208,13 +239,12 @@ class SqlMemoryStore(SqlQuarantine):
         return failure_from_row(rows[0])
 
     async def group_ids(self) -> list[str]:
-        statement = sa.select(chat_messages.c.group_id).distinct().order_by(chat_messages.c.group_id)
-        return [row.group_id for row in await self._fetch(statement, "list groups")]
+        return [row.group_id for row in await self._fetch(_GROUP_IDS, "list groups")]
 
-    async def _fetch(self, statement: sa.Executable, action: str) -> Sequence[sa.Row[Any]]:
+    async def _fetch(self, statement: sa.Executable, action: str, **params: Any) -> Sequence[sa.Row[Any]]:
         with storage_errors(self._engine.url, action):
-            async with self._engine.connect() as connection:
-                return (await connection.execute(statement)).all()
+            async with self._reader.connect() as connection:
+                return (await connection.execute(statement, params or None)).all()
 
     def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         return dialect_insert(self._engine, table)
@@ -222,25 +252,18 @@ class SqlMemoryStore(SqlQuarantine):
     async def _advance_version(
         self, connection: AsyncConnection, group_id: str, expected_version: int, updated_at: datetime
     ) -> None:
-        new_version = expected_version + 1
-        statement: sa.Executable
         if expected_version == 0:
-            # The first update creates the row; a concurrent first update that won the race
-            # makes this insert a no-op, which is the stale case.
-            statement = (
-                self._insert(topic_memories)
-                .values(group_id=group_id, version=new_version, updated_at=updated_at)
-                .on_conflict_do_nothing(index_elements=["group_id"])
-                .returning(topic_memories.c.group_id)
-            )
+            statement: sa.Executable = self._sql.create_memory
+            params = {"group_id": group_id, "version": 1, "updated_at": updated_at}
         else:
-            statement = (
-                sa.update(topic_memories)
-                .where(topic_memories.c.group_id == group_id, topic_memories.c.version == expected_version)
-                .values(version=new_version, updated_at=updated_at)
-                .returning(topic_memories.c.group_id)
-            )
-        if (await connection.execute(statement)).first() is None:
+            statement = self._sql.advance_memory
+            params = {
+                "group": group_id,
+                "expected": expected_version,
+                "new_version": expected_version + 1,
+                "new_updated_at": updated_at,
+            }
+        if (await connection.execute(statement, params)).first() is None:
             current = await connection.scalar(
                 sa.select(topic_memories.c.version).where(topic_memories.c.group_id == group_id)
             )
@@ -256,19 +279,9 @@ class SqlMemoryStore(SqlQuarantine):
         message_ids = list(dict.fromkeys(revision.message_ids))
         marked: dict[str, ChatMessage] = {}
         for batch in _batches(message_ids):
-            statement = (
-                sa.update(chat_messages)
-                .where(
-                    chat_messages.c.group_id == group_id,
-                    chat_messages.c.message_id.in_(batch),
-                    PENDING,
-                )
-                .values(revision=revision.revision)
-                .returning(*chat_messages.c)
-            )
-            marked.update(
-                (row.message_id, message_from_row(row)) for row in await connection.execute(statement)
-            )
+            params = {"group": group_id, "ids": list(batch), "integrated_by": revision.revision}
+            rows = await connection.execute(self._sql.mark_integrated, params)
+            marked.update((row.message_id, message_from_row(row)) for row in rows)
         if len(marked) != len(message_ids):
             # Raising inside the transaction rolls back the version bump and the revision row.
             missing = [message_id for message_id in message_ids if message_id not in marked]
@@ -278,16 +291,51 @@ class SqlMemoryStore(SqlQuarantine):
             )
         return [marked[message_id] for message_id in message_ids]
 
+    async def _file_messages(
+        self, connection: AsyncConnection, group_id: str, assignments: Mapping[str, Sequence[str]]
+    ) -> None:
+        """Set the topic of each assigned message (one statement on PostgreSQL)."""
+        # A message named twice (an archived topic's newest ids, then the topic it moved to in
+        # a rebuild) ends in the last topic that names it, as the in-memory store does.
+        topic_of = {message_id: topic_id for topic_id, ids in assignments.items() for message_id in ids}
+        if not topic_of:
+            return
+        if self._engine.dialect.name == "postgresql":
+            await connection.execute(
+                _FILE_MESSAGES,
+                {"group": group_id, "ids": list(topic_of), "topics": list(topic_of.values())},
+            )
+            return
+        for topic_id, ids in assignments.items():
+            for batch in _batches(list(ids)):
+                await connection.execute(
+                    sa.update(chat_messages)
+                    .where(chat_messages.c.group_id == group_id, chat_messages.c.message_id.in_(batch))
+                    .values(topic_id=topic_id)
+                )
+
     async def _upsert_topics(
         self, connection: AsyncConnection, group_id: str, new_topics: Sequence[Topic], revision: int
     ) -> None:
         rows = [topic_row(group_id, topic, revision) for topic in new_topics]
-        for batch in _batches(rows):
-            insert = self._insert(topics).values(batch)
-            replaced = ("title", "summary", "message_ids", "status", "created_at", "updated_at", "revision")
-            await connection.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["group_id", "topic_id"],
-                    set_={name: insert.excluded[name] for name in replaced},
-                )
-            )
+        if not rows:
+            return
+        # Executemany of one prepared upsert (SQLAlchemy sends the rows in multi-row batches),
+        # where .values(rows) compiled a new statement for every update.
+        await connection.execute(self._sql.upsert_topics, rows)
+
+
+async def _read_memory(connection: AsyncConnection, sql: UpdateStatements, group_id: str) -> TopicMemory:
+    # The version is read before the topics: topics newer than the version only make the next
+    # commit stale, whereas the other order could pair old topics with a newer version and
+    # lose an update.
+    memory = (await connection.execute(sql.memory, {"group": group_id})).first()
+    if memory is None:
+        return TopicMemory(group_id=group_id, version=0)
+    rows = await connection.execute(sql.active_topics, {"group": group_id})
+    return TopicMemory(
+        group_id=group_id,
+        version=memory.version,
+        topics=tuple(topic_from_row(row) for row in rows),
+        updated_at=memory.updated_at,
+    )

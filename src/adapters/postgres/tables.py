@@ -89,6 +89,8 @@ chat_messages = sa.Table(
     sa.Column("solo_failures", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Column("quarantined_at", UtcDateTime(), nullable=True),
     sa.Column("quarantine_error", sa.Text(), nullable=True),
+    # The topic the message is filed in once integrated (a topic row keeps only its newest ids).
+    sa.Column("topic_id", ident(), nullable=True),
     sa.ForeignKeyConstraint(
         ["group_id", "revision"], ["topic_revisions.group_id", "topic_revisions.revision"]
     ),
@@ -133,6 +135,8 @@ topics = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("revision", sa.Integer(), nullable=False),
+    # Every message ever filed in the topic; ``message_ids`` holds only the newest of them.
+    sa.Column("message_count", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Index("ix_topics_group_id_status", "group_id", "status"),
 )
 

@@ -7,7 +7,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from memory_domain.model import ChatMessage, Role, Topic, TopicRevision, TopicStatus, UpdateFailure
+from memory_domain.model import (
+    RECENT_TOPIC_MESSAGE_IDS,
+    ChatMessage,
+    Role,
+    Topic,
+    TopicRevision,
+    TopicStatus,
+    UpdateFailure,
+)
 
 
 def message_row(message: ChatMessage, recorded_at: datetime) -> dict[str, Any]:
@@ -44,7 +52,8 @@ def topic_row(group_id: str, topic: Topic, revision: int) -> dict[str, Any]:
         "topic_id": topic.topic_id,
         "title": topic.title,
         "summary": topic.summary,
-        "message_ids": list(topic.message_ids),
+        "message_ids": list(topic.message_ids[-RECENT_TOPIC_MESSAGE_IDS:]),
+        "message_count": topic.message_count,
         "status": topic.status.value,
         "created_at": topic.created_at,
         "updated_at": topic.updated_at,
@@ -61,6 +70,7 @@ def topic_from_row(row: sa.Row[Any]) -> Topic:
         created_at=row.created_at,
         updated_at=row.updated_at,
         status=TopicStatus(row.status),
+        message_count=row.message_count,
     )
 
 

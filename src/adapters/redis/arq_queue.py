@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from arq.connections import ArqRedis
-from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
+from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
 
 from adapters.redis.errors import translated
+from adapters.redis.serialization import serialize
 
 UPDATE_FUNCTION = "task_update_topic_memory"
 EVOLVE_FUNCTION = "task_evolve_memory"
+# A group id no caller can give (group ids are validated): marks the group in a job's JSON.
+_MARKER = "\x00group\x00"
 
 
 def update_job_id(group_id: str) -> str:
@@ -23,6 +28,26 @@ def update_job_id(group_id: str) -> str:
 def evolve_job_id(group_id: str) -> str:
     """The one arq job id of a group's memory evolution."""
     return f"evolve-memory:{group_id}"
+
+
+# What arq's enqueue_job does for one job (a job whose key or result is there is refused), for
+# many jobs in one round trip; a job running (its in-progress key set) is refused as well. The
+# keys are made here from arq's prefixes: three keys a job as KEYS would triple what is sent.
+# KEYS: the queue. ARGV: job, result and in-progress key prefixes, score, expiry ms, then per
+# job: job id, serialised job. Returns the 1-based positions of the jobs added.
+_ENQUEUE_MANY = """
+local job, result, running = ARGV[1], ARGV[2], ARGV[3]
+local added = {}
+for i = 6, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('EXISTS', job .. id, result .. id, running .. id) == 0 then
+    redis.call('SET', job .. id, ARGV[i + 1], 'PX', ARGV[5])
+    redis.call('ZADD', KEYS[1], ARGV[4], id)
+    added[#added + 1] = (i - 4) / 2
+  end
+end
+return added
+"""
 
 
 class _GroupJobs:
@@ -40,6 +65,7 @@ class _GroupJobs:
         self._job_id = job_id
         self._what = what
         self._queue_name = queue_name
+        self._enqueue_many = pool.register_script(_ENQUEUE_MANY)
 
     async def enqueue(self, group_id: str) -> bool:
         async with translated(f"enqueueing a {self._what}"):
@@ -47,6 +73,40 @@ class _GroupJobs:
                 self._function, group_id, _job_id=self._job_id(group_id), _queue_name=self._queue_name
             )
         return job is not None
+
+    async def enqueue_many(self, group_ids: Sequence[str]) -> list[str]:
+        """Enqueue the jobs of these groups in one round trip; return the groups newly queued."""
+        groups = list(dict.fromkeys(group_ids))
+        if not groups:
+            return []
+        now_ms = int(time.time() * 1000)
+        args: list[Any] = [job_key_prefix, result_key_prefix, in_progress_key_prefix, now_ms]
+        args.append(self._pool.expires_extra_ms)
+        job = self._job_maker(now_ms)
+        for group_id in groups:
+            args += [self._job_id(group_id), job(group_id)]
+        async with translated(f"enqueueing {len(groups)} {self._what}s"):
+            added = await self._enqueue_many(keys=[self._queue_name], args=args)
+        return [groups[int(position) - 1] for position in added]
+
+    def _job_maker(self, now_ms: int) -> Callable[[str], bytes]:
+        """Serialises the job of one group as arq's enqueue_job would, always as JSON.
+
+        A thousand jobs differ only in the group: the serializer's output for a marker group is
+        cut around the marker once, and each job is the group's JSON string put in between.
+        """
+        # JSON even on a pool opened without a serializer (arq's default would pickle).
+        serializer = self._pool.job_serializer or serialize
+
+        def whole(group_id: str) -> bytes:
+            return serialize_job(self._function, (group_id,), {}, None, now_ms, serializer=serializer)
+
+        marker = json.dumps(_MARKER, ensure_ascii=False).encode()
+        parts = whole(_MARKER).split(marker)
+        if serializer is not serialize or len(parts) != 2:
+            return whole
+        head, tail = parts
+        return lambda group_id: head + json.dumps(group_id, ensure_ascii=False).encode() + tail
 
     async def revive(self, group_id: str) -> None:
         """Let the dead run's job run again now instead of after arq's in-progress timeout.
@@ -76,6 +136,9 @@ class ArqUpdateQueue:
     async def enqueue_update(self, group_id: str) -> bool:
         return await self._jobs.enqueue(group_id)
 
+    async def enqueue_updates(self, group_ids: Sequence[str]) -> list[str]:
+        return await self._jobs.enqueue_many(group_ids)
+
     async def revive_update(self, group_id: str) -> None:
         await self._jobs.revive(group_id)
 
@@ -88,6 +151,9 @@ class ArqEvolutionQueue:
 
     async def enqueue_evolution(self, group_id: str) -> bool:
         return await self._jobs.enqueue(group_id)
+
+    async def enqueue_evolutions(self, group_ids: Sequence[str]) -> list[str]:
+        return await self._jobs.enqueue_many(group_ids)
 
     async def revive_evolution(self, group_id: str) -> None:
         await self._jobs.revive(group_id)

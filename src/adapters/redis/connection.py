@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import fakeredis
 from arq import connections as arq_connections
 from arq import worker as arq_worker
 from arq.connections import ArqRedis, RedisSettings
 from arq.jobs import Job
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
+from adapters.redis.probe import redis_failure
 from adapters.redis.serialization import check_job, deserialize, serialize
+from memory_domain.errors import IndexUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +38,34 @@ def redis_settings(url: str) -> RedisSettings:
     """arq's connection settings from a Redis URL; retries cover a Redis that restarts."""
     parsed = RedisSettings.from_dsn(url)
     settings = MaskedRedisSettings(**{field.name: getattr(parsed, field.name) for field in fields(parsed)})
+    # arq keeps the URL's user and password percent-encoded (a password with "@" or "/" is
+    # written encoded in a URL); the server wants them decoded.
+    settings.username = unquote(settings.username) if settings.username else None
+    settings.password = unquote(settings.password) if settings.password else None
+    # TLS options of rediss:// URLs, named as redis-py's from_url names them.
+    query = parse_qs(urlsplit(url).query)
+    if "ssl_ca_certs" in query:
+        settings.ssl_ca_certs = query["ssl_ca_certs"][0]
+    if "ssl_cert_reqs" in query:
+        settings.ssl_cert_reqs = query["ssl_cert_reqs"][0]
     settings.conn_retries = 10
     settings.conn_retry_delay = 1
     return settings
 
 
 async def open_real_pool(url: str) -> ArqRedis:
-    """Connect to a Redis server; the pool serialises jobs as JSON."""
-    return await arq_connections.create_pool(
-        redis_settings(url), job_serializer=serialize, job_deserializer=deserialize
-    )
+    """Connect to a Redis server; the pool serialises jobs as JSON.
+
+    After arq's retries, a server unreachable or refusing the password raises
+    :class:`IndexUnavailable` naming the server, not the password (one line, not a traceback).
+    """
+    settings = redis_settings(url)
+    try:
+        return await arq_connections.create_pool(
+            settings, job_serializer=serialize, job_deserializer=deserialize
+        )
+    except (RedisError, OSError, TimeoutError) as error:
+        raise IndexUnavailable(redis_failure(url, error)) from None
 
 
 # The keyword arguments of arq's enqueue_job that are its options, not the job function's.

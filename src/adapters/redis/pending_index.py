@@ -6,6 +6,7 @@ Keys (``{p}`` is the configured prefix):
 - ``{p}:l2:due``      zset   group -> when it becomes due (unix ms)
 - ``{p}:l2:failures`` hash   group -> failed updates in a row (cleared by a successful one)
 - ``{p}:l2:built``    string present while the index is known to match Postgres
+- ``{p}:l2:rebuilding`` string, the worker rebuilding the index (one at a time), with a TTL
 - ``{p}:l2:running``  zset   group -> when its update lease expires (unix ms)
 - ``{p}:l2:lease:{group}`` string, the lease holder, with the lease's TTL
 
@@ -91,6 +92,22 @@ return redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 """
 
 
+# Members read or written per command when the whole index is reconciled.
+_PAGE = 1_000
+
+# The rebuild lock: taken when free or already held by the same holder, released by it alone.
+_CLAIM_LOCK = """
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
+return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) and 1
+"""
+
+_RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
 def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -117,6 +134,9 @@ class RedisPendingIndex:
         self.due_key = f"{prefix}:l2:due"
         self.built_key = f"{prefix}:l2:built"
         self.streaks_key = f"{prefix}:l2:failures"
+        self.rebuild_lock_key = f"{prefix}:l2:rebuilding"
+        self._claim = redis.register_script(_CLAIM_LOCK)
+        self._release_lock = redis.register_script(_RELEASE_LOCK)
         self._add = redis.register_script(_ADD_PENDING)
         self._settle = redis.register_script(_SETTLE)
         self._defer = redis.register_script(_DEFER)
@@ -190,25 +210,41 @@ class RedisPendingIndex:
         listed = {entry.group_id for entry in entries}
         keep_after = to_ms(keep_due_after)
         async with translated("rebuilding the pending index"):
-            scored = await self._redis.zrange(self.due_key, 0, -1, withscores=True)
-            counted = await _awaited(self._redis.hkeys(self.counts_key))
-            due = {_text(member): float(score) for member, score in scored}
-            stale = [g for g, score in due.items() if g not in listed and score <= keep_after]
-            stale += [g for g in map(_text, counted) if g not in listed and g not in due]
+            # In pages (ZSCAN, HSCAN): one reply of a 100,000-member key stalls every client.
+            due: set[str] = set()
+            stale: list[str] = []
+            async for member, score in self._redis.zscan_iter(self.due_key, count=_PAGE):
+                group_id = _text(member)
+                due.add(group_id)
+                if group_id not in listed and score <= keep_after:
+                    stale.append(group_id)
+            async for field, _ in self._redis.hscan_iter(self.counts_key, count=_PAGE):
+                group_id = _text(field)
+                if group_id not in listed and group_id not in due:
+                    stale.append(group_id)
             # Chunks without MULTI: the state is derived, and one huge transaction would stall
             # Redis for every other client while it ran.
             async with self._redis.pipeline(transaction=False) as pipe:
-                for start in range(0, len(stale), 1000):
-                    chunk = stale[start : start + 1000]
+                for start in range(0, len(stale), _PAGE):
+                    chunk = stale[start : start + _PAGE]
                     pipe.zrem(self.due_key, *chunk)
                     pipe.hdel(self.counts_key, *chunk)
                     pipe.hdel(self.streaks_key, *chunk)
-                for start in range(0, len(entries), 1000):
-                    chunk_entries = entries[start : start + 1000]
+                for start in range(0, len(entries), _PAGE):
+                    chunk_entries = entries[start : start + _PAGE]
                     pipe.hset(self.counts_key, mapping={e.group_id: e.count for e in chunk_entries})
                     pipe.zadd(self.due_key, {e.group_id: to_ms(e.due_at) for e in chunk_entries})
                 pipe.set(self.built_key, "1", px=max(1, int(valid_for.total_seconds() * 1000)))
                 await pipe.execute()
+
+    async def claim_rebuild(self, holder: str, ttl_seconds: float) -> bool:
+        ttl_ms = max(1, int(ttl_seconds * 1000))
+        async with translated("taking the rebuild lock"):
+            return bool(await self._claim(keys=[self.rebuild_lock_key], args=[holder, ttl_ms]))
+
+    async def release_rebuild(self, holder: str) -> None:
+        async with translated("releasing the rebuild lock"):
+            await self._release_lock(keys=[self.rebuild_lock_key], args=[holder])
 
     async def is_built(self) -> bool:
         async with translated("checking the pending index"):

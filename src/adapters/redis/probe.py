@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
+from redis.exceptions import AuthenticationError, ResponseError
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,3 +46,24 @@ async def probe_redis(url: str, key: str, timeout: float) -> RedisProbe:
         await client.aclose()
     text = value.decode(errors="replace") if isinstance(value, bytes) else value
     return RedisProbe(latency_ms=latency_ms, value=text)
+
+
+def redis_failure(url: str, error: BaseException) -> str:
+    """One line saying why the Redis at ``url`` cannot be used, without its password."""
+    detail = f"{type(error).__name__}: {error}"
+    password = urlsplit(url).password
+    if password:
+        detail = detail.replace(password, "***")
+    if _refused_credentials(error):
+        return (
+            f"Redis at {redis_target(url)} refused the password (REDIS_PASSWORD or the password "
+            f"in REDIS_URL): {detail}"
+        )
+    return f"Redis at {redis_target(url)} is unreachable ({detail})"
+
+
+def _refused_credentials(error: BaseException) -> bool:
+    text = str(error)
+    return isinstance(error, AuthenticationError) or (
+        isinstance(error, ResponseError) and text.startswith(("NOAUTH", "WRONGPASS", "invalid password"))
+    )

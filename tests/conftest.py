@@ -11,6 +11,11 @@ from collections.abc import Generator
 
 import pytest
 
+# A developer's .env (copied from .env.example) must not point the tests, or the ai-worker
+# processes they start (which inherit this environment), at that developer's servers. Set
+# before any test module imports the settings, which read it when they are defined.
+os.environ["AI_WORKER_ENV_FILE"] = ""
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:

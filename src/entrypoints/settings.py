@@ -6,6 +6,7 @@ Bad values stop the worker at start with one message that names every bad variab
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -35,8 +36,13 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     """Every setting of the worker, read from environment variables (and a ``.env`` file)."""
 
+    # AI_WORKER_ENV_FILE names another env file; set empty, none is read (the test suite does
+    # so, that a developer's own .env never points its tests at their servers).
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=os.environ.get("AI_WORKER_ENV_FILE", ".env") or None,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
     )
 
     # Redis: a whole REDIS_URL replaces the parts. Without any of them, an in-process Redis.

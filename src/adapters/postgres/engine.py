@@ -37,8 +37,8 @@ def async_url(url: str | URL) -> URL:
     if driver == "postgresql+asyncpg" and "sslmode" in parsed.query:
         # libpq's sslmode is asyncpg's ssl argument (same values); asyncpg refuses the name.
         query = dict(parsed.query)
-        query.setdefault("ssl", query.pop("sslmode"))
-        query.pop("sslmode", None)
+        mode = query.pop("sslmode")
+        query.setdefault("ssl", mode)
         parsed = parsed.set(query=query)
     return parsed.set(drivername=driver)
 

@@ -127,7 +127,10 @@ class WakeUpListener:
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=LISTEN_TIMEOUT_SECONDS
                         )
-                        if message is not None and message.get("type") == "message":
+                        if message is None:
+                            # A connection that died silently would wait here for ever.
+                            await pubsub.ping()
+                        elif message.get("type") == "message":
                             self.received += 1
                             event.set()
             except (RedisError, OSError) as error:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.in_memory.quarantine import InMemoryQuarantine
 from adapters.in_memory.search_index import InMemorySearchIndex
+from adapters.in_memory.store_rows import Group, StoredMessage
 from adapters.memory_store_checks import check_topic_update, require_aware
 from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
     RECENT_TOPIC_MESSAGE_IDS,
     ChatMessage,
     PendingState,
-    QuarantinedMessage,
     Topic,
     TopicMemory,
     TopicRevision,
@@ -28,33 +28,7 @@ from memory_domain.ports import FAILURES_KEPT_PER_GROUP
 from memory_domain.update_input import replied_ids, update_context
 
 
-@dataclass(slots=True)
-class _StoredMessage:
-    message: ChatMessage
-    recorded_at: datetime
-    revision: int | None = None
-    solo_failures: int = 0
-    quarantine: QuarantinedMessage | None = None
-    topic_id: str | None = None
-
-    @property
-    def pending(self) -> bool:
-        return self.revision is None and self.quarantine is None
-
-
-@dataclass(slots=True)
-class _Group:
-    messages: dict[str, _StoredMessage] = dataclasses.field(default_factory=dict)
-    version: int = 0
-    updated_at: datetime | None = None
-    topics: dict[str, Topic] = dataclasses.field(default_factory=dict)
-    # The revision that last wrote each topic, as the SQL store's ``topics.revision`` column.
-    topic_revisions: dict[str, int] = dataclasses.field(default_factory=dict)
-    revisions: list[TopicRevision] = dataclasses.field(default_factory=list)
-    failures: list[UpdateFailure] = dataclasses.field(default_factory=list)
-
-
-class InMemoryMemoryStore:
+class InMemoryMemoryStore(InMemoryQuarantine):
     """The memory store in plain dicts, with the SQL store's semantics.
 
     It passes the same contract suite as :class:`adapters.postgres.store.SqlMemoryStore`:
@@ -64,7 +38,7 @@ class InMemoryMemoryStore:
     """
 
     def __init__(self) -> None:
-        self._groups: dict[str, _Group] = {}
+        self._groups: dict[str, Group] = {}
         # Written in the commit that integrates messages, as the SQL store writes its index.
         self.search_index = InMemorySearchIndex(self._integrated)
 
@@ -73,11 +47,11 @@ class InMemoryMemoryStore:
         recorded_at = recorded_at.astimezone(UTC)
         added: list[ChatMessage] = []
         for message in messages:
-            group = self._groups.setdefault(message.group_id, _Group())
+            group = self._groups.setdefault(message.group_id, Group())
             if message.message_id in group.messages:
                 continue
             stored = dataclasses.replace(message, sent_at=message.sent_at.astimezone(UTC))
-            group.messages[message.message_id] = _StoredMessage(stored, recorded_at)
+            group.messages[message.message_id] = StoredMessage(stored, recorded_at)
             added.append(message)
         return added
 
@@ -155,7 +129,7 @@ class InMemoryMemoryStore:
         assignments: Mapping[str, Sequence[str]] | None = None,
     ) -> PendingState:
         check_topic_update(group_id, expected_version, topics, revision)
-        group = self._groups.get(group_id, _Group())
+        group = self._groups.get(group_id, Group())
         if group.version != expected_version:
             raise StaleVersion(
                 f"group {group_id!r}: the topic memory is at version {group.version}, "
@@ -206,7 +180,7 @@ class InMemoryMemoryStore:
 
     async def record_failure(self, failure: UpdateFailure) -> None:
         require_aware(failure.created_at, "created_at")
-        group = self._groups.setdefault(failure.group_id, _Group())
+        group = self._groups.setdefault(failure.group_id, Group())
         group.failures.append(
             dataclasses.replace(
                 failure, created_at=failure.created_at.astimezone(UTC), message_ids=tuple(failure.message_ids)
@@ -225,52 +199,10 @@ class InMemoryMemoryStore:
     async def group_ids(self) -> list[str]:
         return sorted(group_id for group_id, group in self._groups.items() if group.messages)
 
-    async def count_solo_failure(self, group_id: str, message_id: str) -> int:
-        stored = self._stored(group_id, message_id)
-        if stored is None or not stored.pending:
-            return 0
-        stored.solo_failures += 1
-        return stored.solo_failures
-
-    async def quarantine_message(
-        self, group_id: str, message_id: str, error: str, quarantined_at: datetime
-    ) -> bool:
-        require_aware(quarantined_at, "quarantined_at")
-        stored = self._stored(group_id, message_id)
-        if stored is None or not stored.pending:
-            return False
-        stored.quarantine = QuarantinedMessage(stored.message, quarantined_at.astimezone(UTC), error)
-        return True
-
-    async def quarantined_messages(self, group_id: str, limit: int) -> list[QuarantinedMessage]:
-        group = self._groups.get(group_id)
-        if group is None or limit <= 0:
-            return []
-        held = [stored.quarantine for stored in group.messages.values() if stored.quarantine is not None]
-        return sorted(held, key=lambda q: (q.quarantined_at, q.message.message_id))[:limit]
-
-    async def quarantine_counts(self) -> dict[str, int]:
-        counts = {
-            group_id: sum(stored.quarantine is not None for stored in group.messages.values())
-            for group_id, group in self._groups.items()
-        }
-        return {group_id: count for group_id, count in counts.items() if count}
-
-    async def requeue_message(self, group_id: str, message_id: str) -> bool:
-        stored = self._stored(group_id, message_id)
-        if stored is None or stored.quarantine is None:
-            return False
-        stored.quarantine, stored.solo_failures = None, 0
-        return True
-
-    def _stored(self, group_id: str, message_id: str) -> _StoredMessage | None:
-        group = self._groups.get(group_id)
-        return None if group is None else group.messages.get(message_id)
-
     # -- read by the in-memory group memory store (not part of the MemoryStore port) ----------
 
     def _integrated(self, group_id: str) -> list[ChatMessage]:
-        group = self._groups.get(group_id, _Group())
+        group = self._groups.get(group_id, Group())
         return [stored.message for stored in group.messages.values() if stored.revision is not None]
 
     def topic_version(self, group_id: str) -> int:
@@ -319,7 +251,7 @@ class InMemoryMemoryStore:
         stored = [group.messages.get(message_id) for message_id in message_ids]
         return {s.message.message_id: s.topic_id for s in stored if s is not None and s.topic_id is not None}
 
-    def _pending(self, group_id: str) -> list[_StoredMessage]:
+    def _pending(self, group_id: str) -> list[StoredMessage]:
         group = self._groups.get(group_id)
         if group is None:
             return []

@@ -14,25 +14,21 @@ from adapters.memory_store_checks import check_topic_update, require_aware
 from adapters.postgres.engine import storage_errors
 from adapters.postgres.message_insert import insert_messages
 from adapters.postgres.quarantine import PENDING, SqlQuarantine
-from adapters.postgres.search_index import write_documents
 from adapters.postgres.statements import batches as _batches
 from adapters.postgres.statements import dialect_insert
 from adapters.postgres.tables import (
     chat_messages,
-    topic_memories,
     topic_revisions,
     topic_update_failures,
 )
+from adapters.postgres.topic_commit import TopicCommit
 from adapters.postgres.topic_rows import (
     failure_from_row,
     message_from_row,
     revision_from_row,
-    revision_row,
     topic_from_row,
-    topic_row,
 )
 from adapters.postgres.update_statements import UpdateStatements, update_statements
-from memory_domain.errors import MessagesNotPending, StaleVersion
 from memory_domain.model import (
     ChatMessage,
     PendingState,
@@ -53,13 +49,6 @@ _GROUP_IDS = sa.text(
     "SELECT group_id FROM topic_memories"
     " UNION SELECT group_id FROM chat_messages WHERE revision IS NULL"
     " ORDER BY group_id"
-)
-
-# The topics of many messages in one statement: pairs of arrays, one text for any number.
-_FILE_MESSAGES = sa.text(
-    "UPDATE chat_messages AS m SET topic_id = a.topic_id "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[])) AS a(message_id, topic_id) "
-    "WHERE m.group_id = :group AND m.message_id = a.message_id"
 )
 
 _PENDING_COLUMNS = (
@@ -174,20 +163,13 @@ class SqlMemoryStore(SqlQuarantine):
         assignments: Mapping[str, Sequence[str]] | None = None,
     ) -> PendingState:
         check_topic_update(group_id, expected_version, topics, revision)
+        if assignments is None:
+            assignments = {topic.topic_id: topic.message_ids for topic in topics}
         with storage_errors(self._engine.url, "commit the topic update"):
             async with self._engine.begin() as connection:
-                await self._advance_version(connection, group_id, expected_version, revision.created_at)
-                await connection.execute(self._sql.add_revision, revision_row(revision))
-                integrated = await self._mark_integrated(connection, group_id, revision)
-                await self._upsert_topics(connection, group_id, topics, revision.revision)
-                if assignments is None:
-                    assignments = {topic.topic_id: topic.message_ids for topic in topics}
-                await self._file_messages(connection, group_id, assignments)
-                await write_documents(connection, self._engine, group_id, integrated, revision.revision)
-                # The backlog as this commit leaves it, read in its transaction: the caller
-                # settles the pending index from it without another checkout.
-                state = (await connection.execute(self._sql.pending_state, {"group": group_id})).one()
-        return PendingState(group_id=group_id, count=state.pending, oldest_recorded_at=state.oldest)
+                return await TopicCommit(connection, self._engine, self._sql, group_id).run(
+                    expected_version, topics, revision, assignments
+                )
 
     async def list_revisions(self, group_id: str, limit: int) -> list[TopicRevision]:
         if limit <= 0:
@@ -248,81 +230,6 @@ class SqlMemoryStore(SqlQuarantine):
 
     def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
         return dialect_insert(self._engine, table)
-
-    async def _advance_version(
-        self, connection: AsyncConnection, group_id: str, expected_version: int, updated_at: datetime
-    ) -> None:
-        if expected_version == 0:
-            statement: sa.Executable = self._sql.create_memory
-            params = {"group_id": group_id, "version": 1, "updated_at": updated_at}
-        else:
-            statement = self._sql.advance_memory
-            params = {
-                "group": group_id,
-                "expected": expected_version,
-                "new_version": expected_version + 1,
-                "new_updated_at": updated_at,
-            }
-        if (await connection.execute(statement, params)).first() is None:
-            current = await connection.scalar(
-                sa.select(topic_memories.c.version).where(topic_memories.c.group_id == group_id)
-            )
-            raise StaleVersion(
-                f"group {group_id!r}: the topic memory is at version {current or 0}, "
-                f"not the expected {expected_version}"
-            )
-
-    async def _mark_integrated(
-        self, connection: AsyncConnection, group_id: str, revision: TopicRevision
-    ) -> list[ChatMessage]:
-        """Mark the revision's messages integrated; return them (for the search index)."""
-        message_ids = list(dict.fromkeys(revision.message_ids))
-        marked: dict[str, ChatMessage] = {}
-        for batch in _batches(message_ids):
-            params = {"group": group_id, "ids": list(batch), "integrated_by": revision.revision}
-            rows = await connection.execute(self._sql.mark_integrated, params)
-            marked.update((row.message_id, message_from_row(row)) for row in rows)
-        if len(marked) != len(message_ids):
-            # Raising inside the transaction rolls back the version bump and the revision row.
-            missing = [message_id for message_id in message_ids if message_id not in marked]
-            raise MessagesNotPending(
-                f"group {group_id!r}: {len(missing)} message(s) of revision {revision.revision} are not "
-                f"pending (already integrated, quarantined or never recorded): {', '.join(missing[:5])}"
-            )
-        return [marked[message_id] for message_id in message_ids]
-
-    async def _file_messages(
-        self, connection: AsyncConnection, group_id: str, assignments: Mapping[str, Sequence[str]]
-    ) -> None:
-        """Set the topic of each assigned message (one statement on PostgreSQL)."""
-        # A message named twice (an archived topic's newest ids, then the topic it moved to in
-        # a rebuild) ends in the last topic that names it, as the in-memory store does.
-        topic_of = {message_id: topic_id for topic_id, ids in assignments.items() for message_id in ids}
-        if not topic_of:
-            return
-        if self._engine.dialect.name == "postgresql":
-            await connection.execute(
-                _FILE_MESSAGES,
-                {"group": group_id, "ids": list(topic_of), "topics": list(topic_of.values())},
-            )
-            return
-        for topic_id, ids in assignments.items():
-            for batch in _batches(list(ids)):
-                await connection.execute(
-                    sa.update(chat_messages)
-                    .where(chat_messages.c.group_id == group_id, chat_messages.c.message_id.in_(batch))
-                    .values(topic_id=topic_id)
-                )
-
-    async def _upsert_topics(
-        self, connection: AsyncConnection, group_id: str, new_topics: Sequence[Topic], revision: int
-    ) -> None:
-        rows = [topic_row(group_id, topic, revision) for topic in new_topics]
-        if not rows:
-            return
-        # Executemany of one prepared upsert (SQLAlchemy sends the rows in multi-row batches),
-        # where .values(rows) compiled a new statement for every update.
-        await connection.execute(self._sql.upsert_topics, rows)
 
 
 async def _read_memory(connection: AsyncConnection, sql: UpdateStatements, group_id: str) -> TopicMemory:

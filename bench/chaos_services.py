@@ -63,10 +63,11 @@ class PrivatePostgres:
         self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
 
     def start(self) -> None:
-        # fsync off: the run kills the server, never the machine, so the OS cache keeps the WAL.
+        # fsync off: the run kills the server, never the machine, so the OS cache keeps the WAL
+        # (synchronous_commit stays on: an immediate stop would lose commits already answered).
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c fsync=off -c full_page_writes=off -c max_connections=200"
         )
         self._pg(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"

@@ -1,9 +1,10 @@
 """Recording throughput against its floor: ``python bench/recording.py [--quick] [--json]``.
 
 The product is the production recorder (``CountingRecorder`` on ``SqlMemoryStore`` and the Redis
-``RedisPendingRecorder``, the default trigger threshold of 10, so groups reach it and their
-updates are enqueued as arq jobs) on PostgreSQL (``TEST_DATABASE_URL``) and Redis. The floor,
-measured in the same run on the same table and Redis, interleaved with the product:
+``RedisPendingRecorder``, with the engine, trigger policy and key prefix the container makes from
+default settings: the threshold of 10 is reached, so updates are enqueued as arq jobs) on
+PostgreSQL (``TEST_DATABASE_URL``) and Redis. The floor, measured in the same run on the same
+table and Redis, in slices alternating with the product's:
 
 - one message a call: one asyncpg ``INSERT`` and one Redis ``HINCRBY``;
 - batches: asyncpg ``COPY`` of the batch and one pipelined Redis round trip (``HINCRBY`` and
@@ -203,9 +204,9 @@ def _record(message: ChatMessage, now: datetime) -> tuple[Any, ...]:
 
 
 async def figures(quick: bool) -> list[Figure]:
-    rounds = 1 if quick else 3
-    singles = (400, 800) if quick else (3_000, 8_000)
-    batches = ((100, 10), (1_000, 3)) if quick else ((100, 100), (1_000, 30))
+    rounds = 1 if quick else 5
+    singles = (400, 800) if quick else (4_000, 10_000)
+    batches = ((100, 10), (1_000, 3)) if quick else ((100, 300), (1_000, 40))
     messages = Messages(chat_lines())
     async with fresh_postgres_database() as url, empty_redis():
         # The engine, the trigger policy and the key prefix as the container makes them.

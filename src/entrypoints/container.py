@@ -30,6 +30,7 @@ from adapters.postgres.store import SqlMemoryStore
 from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue
 from adapters.redis.arq_task_dispatcher import ArqTaskDispatcher
 from adapters.redis.connection import open_embedded_pool, open_real_pool
+from adapters.redis.orphaned_jobs import OrphanedJobs
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
 from adapters.redis.recording import RedisPendingRecorder
 from adapters.system import SystemClock, UuidIds
@@ -182,6 +183,23 @@ class Container(containers.DeclarativeContainer):
     consensus_slots = providers.Singleton(SqlConsensusSlots, engine)
     evolution_leases = providers.Singleton(RedisUpdateLeases, redis, key_prefix, "l3")
     evolution_queue = providers.Singleton(ArqEvolutionQueue, redis)
+    # Jobs whose worker died before taking the group's lease (see adapters/redis/orphaned_jobs.py).
+    orphaned_updates = providers.Singleton(
+        OrphanedJobs,
+        redis,
+        leases,
+        queue.provided.revive_update,
+        "topic-update",
+        grace_seconds=providers.Callable(lambda s: s.l2_lease_seconds, settings),
+    )
+    orphaned_evolutions = providers.Singleton(
+        OrphanedJobs,
+        redis,
+        evolution_leases,
+        evolution_queue.provided.revive_evolution,
+        "evolve-memory",
+        grace_seconds=providers.Callable(lambda s: s.l2_lease_seconds, settings),
+    )
     evolver = providers.Singleton(
         MemoryEvolver,
         group_store,

@@ -10,12 +10,20 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from entrypoints.setting_types import ListenHost, OptionalPort, PostgresSslMode
+from entrypoints.setting_types import (
+    DatabaseUrl,
+    HttpUrlText,
+    ListenHost,
+    MinutesDividingTheHour,
+    OptionalPort,
+    PostgresSslMode,
+    RedisUrl,
+    TimeZoneName,
+)
 from memory_domain.model import MAX_CONTENT_LENGTH
 
 REDIS_PART_NAMES = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB")
@@ -46,7 +54,7 @@ class Settings(BaseSettings):
     )
 
     # Redis: a whole REDIS_URL replaces the parts. Without any of them, an in-process Redis.
-    redis_url: SecretStr | None = Field(default=None, alias="REDIS_URL")
+    redis_url: RedisUrl | None = Field(default=None, alias="REDIS_URL")
     redis_host: str = Field(default="localhost", alias="REDIS_HOST", min_length=1)
     redis_port: int = Field(default=6379, alias="REDIS_PORT", ge=1, le=65535)
     redis_password: SecretStr | None = Field(default=None, alias="REDIS_PASSWORD")
@@ -56,7 +64,7 @@ class Settings(BaseSettings):
     )
 
     # PostgreSQL: a whole DATABASE_URL (which may be a SQLite URL) replaces the parts.
-    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    database_url: DatabaseUrl | None = Field(default=None, alias="DATABASE_URL")
     postgres_host: str = Field(default="localhost", alias="POSTGRES_HOST", min_length=1)
     postgres_port: int = Field(default=5432, alias="POSTGRES_PORT", ge=1, le=65535)
     postgres_user: str = Field(default="postgres", alias="POSTGRES_USER", min_length=1)
@@ -75,7 +83,9 @@ class Settings(BaseSettings):
     l2_force_update_after_minutes: int = Field(
         default=60, alias="L2_FORCE_UPDATE_AFTER_MINUTES", ge=0, le=7 * 24 * 60
     )
-    l2_scan_interval_minutes: int = Field(default=5, alias="L2_SCAN_INTERVAL_MINUTES", ge=1, le=60)
+    l2_scan_interval_minutes: MinutesDividingTheHour = Field(
+        default=5, alias="L2_SCAN_INTERVAL_MINUTES", ge=1, le=60
+    )
     l2_queue_max_len: int = Field(default=200, alias="L2_QUEUE_MAX_LEN", ge=1, le=5_000)
     l2_job_timeout_seconds: int = Field(default=600, alias="L2_JOB_TIMEOUT_SECONDS", ge=10, le=24 * 3600)
     l2_lease_seconds: float = Field(default=20.0, alias="L2_LEASE_SECONDS", ge=3, le=600)
@@ -91,7 +101,7 @@ class Settings(BaseSettings):
     )
 
     # Language model: any OpenAI-compatible server; without LLM_BASE_URL, the offline model.
-    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
+    llm_base_url: HttpUrlText | None = Field(default=None, alias="LLM_BASE_URL")
     llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
     llm_timeout_seconds: float = Field(default=60.0, alias="LLM_TIMEOUT_SECONDS", gt=0, le=3600)
@@ -100,7 +110,7 @@ class Settings(BaseSettings):
     # Embeddings (optional): a semantic signal that re-ranks the memory context's lexical
     # candidates. Off unless EMBEDDINGS_BASE_URL and EMBEDDINGS_MODEL are both set. The
     # context is read while a reply waits, hence a shorter timeout than the chat model's.
-    embeddings_base_url: str | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
+    embeddings_base_url: HttpUrlText | None = Field(default=None, alias="EMBEDDINGS_BASE_URL")
     embeddings_model: str | None = Field(default=None, alias="EMBEDDINGS_MODEL", validate_default=True)
     embeddings_api_key: SecretStr | None = Field(default=None, alias="EMBEDDINGS_API_KEY")
     embeddings_weight: float = Field(default=0.3, alias="EMBEDDINGS_WEIGHT", ge=0, le=1)
@@ -110,7 +120,7 @@ class Settings(BaseSettings):
 
     # Group memory (L3): the daily consensus at CONSENSUS_CRON_HOUR:00 in MEMORY_TIMEZONE.
     consensus_cron_hour: int = Field(default=2, alias="CONSENSUS_CRON_HOUR", ge=0, le=23)
-    memory_timezone: str = Field(default="UTC", alias="MEMORY_TIMEZONE", min_length=1)
+    memory_timezone: TimeZoneName = Field(default="UTC", alias="MEMORY_TIMEZONE", min_length=1)
     l3_job_timeout_seconds: int = Field(default=900, alias="L3_JOB_TIMEOUT_SECONDS", ge=10, le=24 * 3600)
 
     # Long tasks: a short renewed lease; the seed's lock timeout now bounds one step.
@@ -144,21 +154,6 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("llm_base_url", "embeddings_base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        if value:
-            try:
-                parts = urlsplit(value)
-                parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-            except ValueError as error:
-                raise ValueError(f"is not a valid URL ({error})") from None
-            if not parts.hostname:
-                raise ValueError("has no host name")
-        return value or None
-
     @field_validator("embeddings_model")
     @classmethod
     def _embeddings_complete(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -170,24 +165,6 @@ class Settings(BaseSettings):
             raise ValueError("required when EMBEDDINGS_BASE_URL is set (give both or neither)")
         if value and not info.data["embeddings_base_url"]:
             raise ValueError("set without EMBEDDINGS_BASE_URL (give both or neither)")
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(
-            ("redis://", "rediss://", "unix://")
-        ):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
-        return value
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith(
-            ("postgresql", "postgres://", "sqlite")
-        ):
-            raise ValueError("must be a postgresql:// or sqlite:// URL")
         return value
 
     @model_validator(mode="after")
@@ -224,23 +201,6 @@ class Settings(BaseSettings):
                 f"({self.worker_max_jobs}), or long tasks could take every job slot"
             )
         return self
-
-    @field_validator("memory_timezone")
-    @classmethod
-    def _known_time_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone name such as UTC or Asia/Shanghai") from None
-        return value
-
-    @field_validator("l2_scan_interval_minutes")
-    @classmethod
-    def _divides_the_hour(cls, value: int) -> int:
-        # The scan is a cron on the minutes of the hour: only a divisor of 60 gives even gaps.
-        if 60 % value:
-            raise ValueError("must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60)")
-        return value
 
     # -- derived ---------------------------------------------------------------------------
 

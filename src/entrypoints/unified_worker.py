@@ -15,6 +15,7 @@ from typing import Any
 from arq import cron, func
 
 from adapters.redis.connection import open_embedded_pool, redis_settings
+from adapters.redis.orphaned_jobs import OrphanedJobs
 from adapters.redis.serialization import deserialize, serialize
 from adapters.redis.wake_up import wake_workers_after_job
 from entrypoints.container import Container, build_container, close_container, open_container, resolve
@@ -45,6 +46,7 @@ from memory_domain.topic_memory import TopicUpdater
 logger = logging.getLogger("ai_worker")
 
 FOLLOW_UP_KEY = "l2_follow_up"
+ORPHANS_KEY = "l2_orphaned_updates"
 METRICS_KEY = "metrics_endpoint"
 RECOVERY_SECONDS = {0, 15, 30, 45}
 
@@ -62,6 +64,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["updater"] = await resolve(container.updater)
     scheduler: UpdateScheduler = await resolve(container.scheduler)
     ctx["scheduler"] = scheduler
+    ctx[ORPHANS_KEY] = [
+        await resolve(container.orphaned_updates),
+        await resolve(container.orphaned_evolutions),
+    ]
     await long_task_startup(ctx, container, settings)
     await group_memory_startup(ctx, container)
     # A restarted worker may follow a flushed Redis: make the derived state match Postgres.
@@ -137,7 +143,11 @@ async def cron_scan_topic_memory(ctx: dict[str, Any]) -> dict[str, Any]:
 async def cron_recover_topic_updates(ctx: dict[str, Any]) -> int:
     """Every 15 s: hand on the updates of workers that died, so no group waits long."""
     scheduler: UpdateScheduler = ctx["scheduler"]
-    return len(await scheduler.recover())
+    revived = await scheduler.recover()
+    # A worker killed between arq starting a job and the job taking its lease left no lease
+    # to expire: such update and evolution jobs are found in progress without one, and revived.
+    orphans: list[OrphanedJobs] = ctx[ORPHANS_KEY]
+    return len(revived) + sum([len(await kind.sweep()) for kind in orphans])
 
 
 def build_worker_settings(settings: Settings | None = None) -> type:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -81,6 +82,11 @@ async def test_a_task_with_a_start_time_waits_for_it(services: tuple[Settings, C
     task = await service.submit(
         "test.count", {"steps": 1}, run_at=SystemClock().now() + timedelta(seconds=1.5)
     )
+    # A burst worker runs what is due now: before its time the task stays PENDING.
+    await run_worker_until_idle(settings, container)
+    if SystemClock().now() < task.run_at:
+        assert (await service.get(task.id)).status is TaskStatus.PENDING
+    await asyncio.sleep(max(0.0, (task.run_at - SystemClock().now()).total_seconds()) + 0.1)
     await run_worker_until_idle(settings, container)
     done = await service.get(task.id)
     assert done.status is TaskStatus.DONE and done.started_at is not None and done.started_at >= task.run_at
@@ -113,8 +119,16 @@ async def test_a_worker_runs_no_more_long_tasks_at_once_than_its_share(tmp_path:
         try:
             service: TaskService = await resolve(container.task_service)
             tasks = [await service.submit("test.count", {"steps": 1, "sleep": 1.0}) for _ in range(4)]
-            await run_worker_until_idle(settings, container)
-            done = [await service.get(task.id) for task in tasks]
+            # A task handed back is dispatched again 2 s later, and a burst worker stops when
+            # nothing is due now: it is run again until every task ended (or 30 s passed).
+            deadline = asyncio.get_running_loop().time() + 30
+            while True:
+                await run_worker_until_idle(settings, container)
+                done = [await service.get(task.id) for task in tasks]
+                finished = all(task.status is TaskStatus.DONE for task in done)
+                if finished or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.5)
         finally:
             await close_container(container)
     assert [task.status for task in done] == [TaskStatus.DONE] * 4

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
-from arq.jobs import Job, JobStatus
+from arq.jobs import Job, JobStatus, serialize_job
 from redis.asyncio import ConnectionPool
 
 from adapters.redis.arq_queue import UPDATE_FUNCTION, ArqUpdateQueue, update_job_id
@@ -70,6 +71,11 @@ async def test_the_enqueued_job_is_the_one_arq_enqueue_job_makes(arq_pool: ArqRe
         None,
     )
     assert await Job(update_job_id("g1"), arq_pool).status() == JobStatus.queued
+    # Byte for byte what arq writes for this job, and queued at its enqueue time.
+    raw = await arq_pool.get(job_key_prefix + update_job_id("g1"))
+    enqueued_at = json.loads(raw)["et"]
+    assert raw == serialize_job(UPDATE_FUNCTION, ("g1",), {}, None, enqueued_at, serializer=serialize)
+    assert await arq_pool.zscore(default_queue_name, update_job_id("g1")) == enqueued_at
     ttl_ms = await arq_pool.pttl(job_key_prefix + update_job_id("g1"))
     assert 0.9 * arq_pool.expires_extra_ms < ttl_ms <= arq_pool.expires_extra_ms
     # arq's enqueue refuses the group whose job the recorder queued, and the reverse.
@@ -105,3 +111,9 @@ async def test_a_pool_that_would_pickle_jobs_is_refused() -> None:
             RedisPendingRecorder(RedisPendingIndex(pool, prefix="test"), pool)
     finally:
         await pool.aclose(close_connection_pool=True)
+
+
+async def test_a_group_id_that_json_would_escape_is_refused(arq_pool: ArqRedis) -> None:
+    recorder = RedisPendingRecorder(RedisPendingIndex(arq_pool, prefix="test"), arq_pool)
+    with pytest.raises(ValueError, match="cannot be put in a job"):
+        await recorder.record_pending({'a"b': 10}, at(60), at(0), THRESHOLD)

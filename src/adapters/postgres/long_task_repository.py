@@ -8,7 +8,9 @@ with ``FOR UPDATE SKIP LOCKED`` (ignored by SQLite, which serialises writers any
 
 On PostgreSQL, leases are measured with the database's clock (``now()``): every worker's lease
 ends when the database says so, whatever the worker's own clock says. Due times (``run_at``)
-are compared with the caller's clock, as the in-memory adapter does.
+are compared with the caller's clock, as the in-memory adapter does. There, too, a claim and
+each write of a holder to the task it holds are one autocommitted statement
+(``long_task_held``), the locking path being what they fall back to.
 """
 
 from __future__ import annotations

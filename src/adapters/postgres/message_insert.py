@@ -5,7 +5,7 @@ On PostgreSQL one statement stores a whole call, on the pool's asyncpg connectio
 SQLAlchemy compilation, no BEGIN/COMMIT (one statement is atomic in autocommit).
 
 - A few messages: one prepared ``INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING
-  RETURNING``, one round trip.
+  RETURNING``, one round trip (for one message, the same with ``VALUES``: no arrays to build).
 - A batch of ``COPY_FROM`` messages or more: ``COPY`` straight into the table, which takes a
   batch of 1,000 in about two thirds of the time of the INSERT (whose conflict check costs a
   quarter of it). The batch is new in the common case; when one of its messages was stored
@@ -45,8 +45,16 @@ ON CONFLICT (group_id, message_id) DO NOTHING
 RETURNING group_id, message_id
 """
 
-# Measured (bench/recording.py, /tmp probes of unnest against COPY): equal at 10 rows, COPY
-# 1.3-1.6x faster from 30 rows on.
+_PG_INSERT_ONE = """
+INSERT INTO chat_messages
+    (group_id, message_id, sender_id, sender_name, role, content, sent_at, reply_to, recorded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (group_id, message_id) DO NOTHING
+RETURNING group_id, message_id
+"""
+
+# Measured on PostgreSQL 15 over loopback, the INSERT against COPY: even at 10 rows, COPY
+# 1.3-1.6x faster from 30 rows on (and the COPY protocol's go-ahead exchange no longer shows).
 COPY_FROM = 32
 _COLUMNS = ["group_id", "message_id", "sender_id", "sender_name", "role", "content", "sent_at", "reply_to"]
 
@@ -99,7 +107,10 @@ async def _insert_postgres(
             try:
                 if len(messages) >= COPY_FROM and await _copied(driver, arrays, recorded_at):
                     return {(m.group_id, m.message_id) for m in messages}
-                rows = await driver.fetch(_PG_INSERT, *arrays, recorded_at)
+                if len(messages) == 1:
+                    rows = await driver.fetch(_PG_INSERT_ONE, *(array[0] for array in arrays), recorded_at)
+                else:
+                    rows = await driver.fetch(_PG_INSERT, *arrays, recorded_at)
             except BaseException as error:
                 if driver.is_closed() or not isinstance(error, asyncpg.PostgresError):
                     # Closed, or left mid-protocol (cancelled, timed out): never handed on.

@@ -1,0 +1,97 @@
+"""Group jobs (topic updates, evolutions) that arq holds "in progress" while no worker runs them.
+
+A worker killed after arq marked a group's job in progress but before the job took the
+group's lease leaves no lease to expire, so the lease-based recovery never sees it; arq keeps
+the job id in progress for its largest job timeout plus 10 s (36 minutes with the long-task
+defaults), and refuses every new job of the group meanwhile. Found by the chaos run
+(``bench/chaos.py``): one group of 200 waited half an hour.
+
+The jobs of arq's queue that should have started by now (what arq's own poll reads, so the
+cost is that of the queue, never of every key) are looked at; a group job in progress without
+a lease is an orphan once it stays so for ``grace_seconds`` (a live worker takes the lease
+within milliseconds of the job's start), and is then revived as the lease recovery revives a
+dead worker's job. Sightings are kept in this process: every worker's recovery tick sees the
+same orphans, and a revival made twice is harmless (the group's lease and the memory's
+version keep a second run safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arq.constants import default_queue_name, in_progress_key_prefix
+from redis.asyncio import Redis
+
+from adapters.redis.errors import translated
+from adapters.redis.pending_index import RedisUpdateLeases
+
+logger = logging.getLogger(__name__)
+
+
+def _text(member: Any) -> str:
+    return member.decode() if isinstance(member, bytes) else str(member)
+
+
+class OrphanedJobs:
+    """Finds and revives orphaned group jobs of one kind (job ids ``PREFIX:GROUP``)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        leases: RedisUpdateLeases,
+        revive: Callable[[str], Awaitable[None]],
+        job_prefix: str,
+        grace_seconds: float,
+        *,
+        queue_name: str = default_queue_name,
+        limit: int = 1_000,
+    ) -> None:
+        self._redis = redis
+        self._leases = leases
+        self._revive = revive
+        self._prefix = f"{job_prefix}:"
+        self._grace = grace_seconds
+        self._queue_name = queue_name
+        self._limit = limit
+        self._seen: dict[str, float] = {}  # group -> when first seen orphaned (monotonic)
+
+    async def sweep(self) -> list[str]:
+        """Revive the orphans seen for at least the grace period; return their groups."""
+        async with translated("looking for orphaned jobs"):
+            started = await self._redis.zrangebyscore(
+                self._queue_name, "-inf", int(time.time() * 1000), start=0, num=self._limit
+            )
+            groups = [job[len(self._prefix) :] for job in map(_text, started) if job.startswith(self._prefix)]
+            flags: list[Any] = []
+            if groups:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for group_id in groups:
+                        pipe.exists(f"{in_progress_key_prefix}{self._prefix}{group_id}")
+                        pipe.exists(self._leases.lease_key(group_id))
+                    flags = await pipe.execute()
+        orphans = [
+            group_id
+            for group_id, running, leased in zip(groups, flags[0::2], flags[1::2], strict=True)
+            if running and not leased
+        ]
+        now = time.monotonic()
+        # Forget groups no longer orphaned (their job ended, or a worker took the lease).
+        self._seen = {group_id: self._seen.get(group_id, now) for group_id in orphans}
+        revived = []
+        for group_id, since in list(self._seen.items()):
+            if now - since < self._grace:
+                continue
+            await self._revive(group_id)
+            del self._seen[group_id]
+            revived.append(group_id)
+            logger.warning(
+                "group %s: its %s job was in progress without a lease for %.0f s "
+                "(its worker died before taking it); revived",
+                group_id,
+                self._prefix[:-1],
+                now - since,
+            )
+        return revived

@@ -190,6 +190,7 @@ class Container(containers.DeclarativeContainer):
         leases,
         queue.provided.revive_update,
         "topic-update",
+        providers.Callable(lambda s: f"{s.redis_key_prefix}:l2:orphans", settings),
         grace_seconds=providers.Callable(lambda s: s.l2_lease_seconds, settings),
     )
     orphaned_evolutions = providers.Singleton(
@@ -198,6 +199,7 @@ class Container(containers.DeclarativeContainer):
         evolution_leases,
         evolution_queue.provided.revive_evolution,
         "evolve-memory",
+        providers.Callable(lambda s: f"{s.redis_key_prefix}:l3:orphans", settings),
         grace_seconds=providers.Callable(lambda s: s.l2_lease_seconds, settings),
     )
     evolver = providers.Singleton(

@@ -2,33 +2,20 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import AsyncIterator
 
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 
 from adapters.redis.arq_queue import ArqEvolutionQueue, ArqUpdateQueue, evolve_job_id, update_job_id
-from adapters.redis.connection import open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex, RedisUpdateLeases
 from adapters.redis.serialization import PickledJobRefused, deserialize, serialize
 from memory_domain.errors import IndexUnavailable
 from memory_domain.ports import UpdateQueue
 from tests.contracts.pending_index_contract import T0, PendingIndexContract, UpdateLeasesContract
 from tests.contracts.update_queue_contract import UpdateQueueContract
-from tests.support.redis_space import empty_redis, redis_test_url
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def arq_pool() -> AsyncIterator[ArqRedis]:
-    async with empty_redis():
-        pool = await open_real_pool(redis_test_url())
-        try:
-            yield pool
-        finally:
-            await pool.aclose()
 
 
 class TestArqUpdateQueue(UpdateQueueContract):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from arq.connections import ArqRedis
@@ -12,25 +11,13 @@ from arq.jobs import Job, JobStatus, serialize_job
 from redis.asyncio import ConnectionPool
 
 from adapters.redis.arq_queue import UPDATE_FUNCTION, ArqUpdateQueue, update_job_id
-from adapters.redis.connection import open_real_pool
 from adapters.redis.pending_index import RedisPendingIndex
 from adapters.redis.recording import RedisPendingRecorder
 from adapters.redis.serialization import deserialize, serialize
 from memory_domain.errors import IndexUnavailable
 from tests.contracts.pending_recorder_contract import THRESHOLD, PendingRecorderContract, at
-from tests.support.redis_space import empty_redis, redis_test_url
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def arq_pool() -> AsyncIterator[ArqRedis]:
-    async with empty_redis():
-        pool = await open_real_pool(redis_test_url())
-        try:
-            yield pool
-        finally:
-            await pool.aclose()
 
 
 class TestRedisPendingRecorder(PendingRecorderContract):

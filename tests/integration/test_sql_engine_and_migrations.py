@@ -196,7 +196,9 @@ async def test_pooled_connections_the_server_closed_are_replaced_without_a_ping(
         sa.event.listen(
             engine.sync_engine,
             "before_cursor_execute",
-            lambda _c, _cur, statement, *_: pings.append(statement) if statement.strip() == "SELECT 1" else None,
+            lambda _c, _cur, statement, *_: (
+                pings.append(statement) if statement.strip() == "SELECT 1" else None
+            ),
         )
         store = SqlMemoryStore(engine)
         try:

@@ -10,9 +10,9 @@ The jobs of arq's queue that should have started by now (what arq's own poll rea
 cost is that of the queue, never of every key) are looked at; a group job in progress without
 a lease is an orphan once it stays so for ``grace_seconds`` (a live worker takes the lease
 within milliseconds of the job's start), and is then revived as the lease recovery revives a
-dead worker's job. Sightings are kept in this process: every worker's recovery tick sees the
-same orphans, and a revival made twice is harmless (the group's lease and the memory's
-version keep a second run safe).
+dead worker's job. When each orphan was first seen is kept in Redis (``sightings_key``, a hash
+of group -> unix ms), since each recovery tick runs on whichever worker claims it; a revival
+made twice is harmless (the group's lease and the memory's version keep a second run safe).
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ from adapters.redis.pending_index import RedisUpdateLeases
 logger = logging.getLogger(__name__)
 
 
+async def _awaited(value: Awaitable[Any] | Any) -> Any:
+    # redis-py types its hash commands as sync-or-async; on the asyncio client they are awaitable.
+    return await value
+
+
 def _text(member: Any) -> str:
     return member.decode() if isinstance(member, bytes) else str(member)
 
@@ -44,6 +49,7 @@ class OrphanedJobs:
         leases: RedisUpdateLeases,
         revive: Callable[[str], Awaitable[None]],
         job_prefix: str,
+        sightings_key: str,
         grace_seconds: float,
         *,
         queue_name: str = default_queue_name,
@@ -53,10 +59,10 @@ class OrphanedJobs:
         self._leases = leases
         self._revive = revive
         self._prefix = f"{job_prefix}:"
+        self._sightings = sightings_key
         self._grace = grace_seconds
         self._queue_name = queue_name
         self._limit = limit
-        self._seen: dict[str, float] = {}  # group -> when first seen orphaned (monotonic)
 
     async def sweep(self) -> list[str]:
         """Revive the orphans seen for at least the grace period; return their groups."""
@@ -72,26 +78,36 @@ class OrphanedJobs:
                         pipe.exists(f"{in_progress_key_prefix}{self._prefix}{group_id}")
                         pipe.exists(self._leases.lease_key(group_id))
                     flags = await pipe.execute()
-        orphans = [
-            group_id
-            for group_id, running, leased in zip(groups, flags[0::2], flags[1::2], strict=True)
-            if running and not leased
-        ]
-        now = time.monotonic()
-        # Forget groups no longer orphaned (their job ended, or a worker took the lease).
-        self._seen = {group_id: self._seen.get(group_id, now) for group_id in orphans}
+            orphans = {
+                group_id
+                for group_id, running, leased in zip(groups, flags[0::2], flags[1::2], strict=True)
+                if running and not leased
+            }
+            seen = {
+                _text(k): int(v) for k, v in (await _awaited(self._redis.hgetall(self._sightings))).items()
+            }
+            now = int(time.time() * 1000)
+            # Forget groups no longer orphaned (their job ended, or a worker took the lease).
+            gone = [group_id for group_id in seen if group_id not in orphans]
+            new = {group_id: now for group_id in orphans if group_id not in seen}
+            if gone:
+                await _awaited(self._redis.hdel(self._sightings, *gone))
+            if new:
+                await _awaited(self._redis.hset(self._sightings, mapping=new))
         revived = []
-        for group_id, since in list(self._seen.items()):
-            if now - since < self._grace:
+        for group_id in sorted(orphans):
+            since = seen.get(group_id, now)
+            if now - since < self._grace * 1000:
                 continue
             await self._revive(group_id)
-            del self._seen[group_id]
+            async with translated("looking for orphaned jobs"):
+                await _awaited(self._redis.hdel(self._sightings, group_id))
             revived.append(group_id)
             logger.warning(
                 "group %s: its %s job was in progress without a lease for %.0f s "
                 "(its worker died before taking it); revived",
                 group_id,
                 self._prefix[:-1],
-                now - since,
+                (now - since) / 1000,
             )
         return revived

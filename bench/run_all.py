@@ -29,6 +29,7 @@ BENCH = Path(__file__).resolve().parent
 # One script per measure, in the order of docs/BENCHMARKS.md.
 SCRIPTS: tuple[str, ...] = (
     "topic_updates",
+    "topic_history",
     "context_latency",
     "scan",
     "rebuild",

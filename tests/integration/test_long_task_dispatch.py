@@ -49,6 +49,9 @@ async def running_worker(
             main.cancel()
         with suppress(asyncio.CancelledError):
             await main
+        # Let the jobs in flight (a cron that just fired) end: close() cancels what still runs,
+        # and its gather would then raise CancelledError before the shutdown hook ran.
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
         await worker.close()
 
 

@@ -67,8 +67,11 @@ class OrphanedJobs:
     async def sweep(self) -> list[str]:
         """Revive the orphans seen for at least the grace period; return their groups."""
         async with translated("looking for orphaned jobs"):
+            # A second ahead of now: arq rounds a job's score to the nearest millisecond (one
+            # just enqueued may score 1 ms ahead of this clock) and workers' clocks differ a
+            # little; a job not started yet is no orphan anyway (it has no in-progress mark).
             started = await self._redis.zrangebyscore(
-                self._queue_name, "-inf", int(time.time() * 1000), start=0, num=self._limit
+                self._queue_name, "-inf", int(time.time() * 1000) + 1_000, start=0, num=self._limit
             )
             groups = [job[len(self._prefix) :] for job in map(_text, started) if job.startswith(self._prefix)]
             flags: list[Any] = []

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.memory_store_checks import check_topic_update, require_aware
@@ -15,7 +14,6 @@ from adapters.postgres.engine import storage_errors
 from adapters.postgres.message_insert import insert_messages
 from adapters.postgres.quarantine import PENDING, SqlQuarantine
 from adapters.postgres.statements import batches as _batches
-from adapters.postgres.statements import dialect_insert
 from adapters.postgres.tables import (
     chat_messages,
     topic_revisions,
@@ -227,9 +225,6 @@ class SqlMemoryStore(SqlQuarantine):
         with storage_errors(self._engine.url, action):
             async with self._reader.connect() as connection:
                 return (await connection.execute(statement, params or None)).all()
-
-    def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-        return dialect_insert(self._engine, table)
 
 
 async def _read_memory(connection: AsyncConnection, sql: UpdateStatements, group_id: str) -> TopicMemory:
